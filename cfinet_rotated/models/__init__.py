@@ -1,0 +1,1 @@
+"""CFINet models. One line per module; each import registers its classes in MMRotate's registries."""
