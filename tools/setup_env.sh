@@ -46,9 +46,10 @@ say "installing torch $TORCH_VER + torchvision $TV_VER"
 "${PIP[@]}" install -q "torch==$TORCH_VER" "torchvision==$TV_VER"
 
 # ---- mmcv with compiled ops ------------------------------------------------------------------------
-have_mmcv_ops() { "$VPY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$MMCV_VER'" >/dev/null 2>&1; }
-if have_mmcv_ops; then
-  say "mmcv $MMCV_VER with ops already installed"
+# (its runtime dependencies, opencv and mmengine, come with the requirements below)
+have_mmcv() { [ "$("$VPY" -c "import importlib.metadata as m; print(m.version('mmcv'))" 2>/dev/null)" = "$MMCV_VER" ]; }
+if have_mmcv; then
+  say "mmcv $MMCV_VER already installed"
 else
   FLAVOUR=cpu
   if command -v nvcc >/dev/null 2>&1 && "$VPY" -c 'import torch,sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
@@ -74,8 +75,6 @@ else
   fi
   "${PIP[@]}" install -q --no-deps "$WHEEL"
 fi
-have_mmcv_ops || die "mmcv $MMCV_VER was installed but 'import mmcv.ops' fails; remove $CACHE and rerun."
-
 # ---- the rest of the stack -------------------------------------------------------------------------
 say "installing requirements/stack.txt"
 "${PIP[@]}" install -q -r requirements/stack.txt
@@ -88,6 +87,9 @@ if ! "$VPY" -c 'from dotadevkit.polyiou import polyiou' >/dev/null 2>&1; then
   "${PIP[@]}" install -q --no-deps --no-build-isolation --no-binary dotadevkit "dotadevkit==1.3.0" \
     || say "WARNING: dotadevkit did not build; the tests that cross-check against it will be skipped"
 fi
+
+"$VPY" -c "import mmcv.ops" \
+  || die "mmcv $MMCV_VER is installed but 'import mmcv.ops' fails (see above); remove $CACHE and rerun."
 
 say "installing cfinet_rotated (editable)"
 "${PIP[@]}" install -q --no-deps --no-build-isolation -e .

@@ -1,0 +1,52 @@
+"""Helpers shared by the entry points in tools/."""
+import os
+import os.path as osp
+
+import numpy as np
+import torch
+from mmengine.config import Config, DictAction  # noqa: F401  (re-exported for tools)
+
+
+def allow_mmengine_checkpoints():
+    """Let ``torch.load(weights_only=True)`` (the torch >= 2.6 default) read MMEngine checkpoints.
+
+    mmengine 0.10.7 calls ``torch.load`` without ``weights_only``; its checkpoints pickle the message hub's
+    ``HistoryBuffer`` (numpy arrays inside) and numpy scalars, which the safe unpickler rejects, so
+    ``--resume`` fails (open-mmlab/mmengine#1655). Instead of turning the check off for every load, this
+    allow-lists exactly those classes; everything else still goes through the safe unpickler.
+    """
+    from mmengine.logging import HistoryBuffer
+    core = getattr(np, '_core', None) or np.core
+    allowed = [HistoryBuffer, np.ndarray, np.dtype, core.multiarray._reconstruct, core.multiarray.scalar]
+    allowed += [type(np.dtype(t)) for t in ('float64', 'float32', 'int64', 'int32', 'bool')]
+    torch.serialization.add_safe_globals(allowed)
+
+
+def load_config(args):
+    """Config from ``args.config`` with ``--cfg-options``, ``--work-dir`` and ``--launcher`` applied."""
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    return cfg
+
+
+def add_common_args(parser):
+    """The options MMRotate's train.py and test.py share."""
+    parser.add_argument('--work-dir', help='the directory to save logs and models')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings of the config, e.g. key=value or key="[a,b]"')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+                        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser
+
+
+def set_local_rank(args):
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)

@@ -1,0 +1,87 @@
+# Rotated Faster R-CNN (le90, ResNet-50 FPN) on SODA-A: the baseline of the paper's Table 3, in the
+# SODA-mmrotate benchmark setting (1200 px input, 12 epochs, SGD lr 0.01), with num_classes fixed to 9.
+# Horizontal anchors and proposals, RoIAlign on horizontal RoIs, rotated box regression.
+_base_ = ['mmrotate::rotated_faster_rcnn/rotated-faster-rcnn-le90_r50_fpn_1x_dota.py']
+
+custom_imports = dict(imports=['cfinet_rotated'], allow_failed_imports=False)
+
+# ImageNet weights are a local file (nothing is downloaded): put torchvision's resnet50 weights there or
+# pass --cfg-options model.backbone.init_cfg.checkpoint=/path/to/resnet50.pth
+pretrained = 'data/pretrained/resnet50-0676ba61.pth'
+
+model = dict(
+    backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
+    # SODA-mmrotate's small anchors: scale 1 at strides 4..64 gives 4..64 px anchors (upstream DOTA: 32..512)
+    rpn_head=dict(anchor_generator=dict(scales=[1])),
+    roi_head=dict(bbox_head=dict(num_classes=9)))
+
+# ----------------------------------------------------------------------------------------------- data
+dataset_type = 'SODAADataset'
+data_root = 'data/SODA-A/'
+img_scale = (1200, 1200)
+patch_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'ori_id', 'x_start',
+                   'y_start')
+train_pipeline = [
+    dict(type='mmdet.LoadImageFromFile'),
+    dict(type='mmdet.LoadAnnotations', with_bbox=True, box_type='qbox'),
+    dict(type='ConvertBoxType', box_type_mapping=dict(gt_bboxes='rbox')),
+    dict(type='mmdet.Resize', scale=img_scale, keep_ratio=True),
+    dict(type='mmdet.RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='mmdet.PackDetInputs'),
+]
+test_pipeline = [
+    dict(type='mmdet.LoadImageFromFile'),
+    dict(type='mmdet.Resize', scale=img_scale, keep_ratio=True),
+    dict(type='mmdet.PackDetInputs', meta_keys=patch_meta_keys),
+]
+train_dataloader = dict(
+    _delete_=True,
+    batch_size=2,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    batch_sampler=None,
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='divData/train/Annotations/',
+        data_prefix=dict(img_path='divData/train/Images/'),
+        filter_cfg=dict(filter_empty_gt=True),
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    _delete_=True,
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='divData/val/Annotations/',
+        data_prefix=dict(img_path='divData/val/Images/'),
+        test_mode=True,
+        pipeline=test_pipeline))
+test_dataloader = dict(
+    _delete_=True,
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='divData/test/Annotations/',
+        data_prefix=dict(img_path='divData/test/Images/'),
+        test_mode=True,
+        pipeline=test_pipeline))
+# patch predictions are merged per original image and scored against the raw (unsplit) annotations
+val_evaluator = dict(_delete_=True, type='SODAAMetric', ann_dir=data_root + 'rawData/val/Annotations/')
+test_evaluator = dict(_delete_=True, type='SODAAMetric', ann_dir=data_root + 'rawData/test/Annotations/')
+
+# ------------------------------------------------------------------------------------------- schedule
+# SODA-mmrotate: SGD lr 0.01, 12 epochs, steps at 8 and 11, warm-up 500 iterations, grad clip 35.
+# The lr is for a total batch of 8 (4 GPUs x 2 images); --auto-scale-lr rescales it for other batches.
+optim_wrapper = dict(optimizer=dict(lr=0.01))
+auto_scale_lr = dict(enable=False, base_batch_size=8)

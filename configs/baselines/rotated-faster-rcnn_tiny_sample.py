@@ -1,0 +1,45 @@
+# Tiny CPU Rotated Faster R-CNN on the embedded sample (data/sample, split into data/sample_split by
+# tools/data/sodaa_split.py): random initialisation (no ImageNet weights), ResNet-18 at 1/4 width, a
+# 32-channel FPN, 800 px patches without resizing, 20 iterations of batch 2. A smoke-test and CI model;
+# the other tiny configs inherit from this one.
+_base_ = ['./rotated-faster-rcnn_r50_fpn_1x_sodaa.py']
+
+model = dict(
+    backbone=dict(depth=18, base_channels=16, frozen_stages=-1, norm_eval=False, init_cfg=None),
+    neck=dict(in_channels=[16, 32, 64, 128], out_channels=32),
+    rpn_head=dict(in_channels=32, feat_channels=32),
+    roi_head=dict(
+        bbox_roi_extractor=dict(out_channels=32),
+        bbox_head=dict(in_channels=32, fc_out_channels=128)))
+train_dataloader = dict(
+    batch_size=2, num_workers=0, persistent_workers=False,
+    dataset=dict(
+        data_root='data/sample_split/', ann_file='Annotations/', data_prefix=dict(img_path='Images/'),
+        pipeline=[
+            dict(type='mmdet.LoadImageFromFile'),
+            dict(type='mmdet.LoadAnnotations', with_bbox=True, box_type='qbox'),
+            dict(type='ConvertBoxType', box_type_mapping=dict(gt_bboxes='rbox')),
+            dict(type='mmdet.RandomFlip', prob=0.5, direction='horizontal'),
+            dict(type='mmdet.PackDetInputs'),
+        ]))
+test_dataloader = dict(
+    num_workers=0, persistent_workers=False,
+    dataset=dict(
+        data_root='data/sample_split/', ann_file='Annotations/', data_prefix=dict(img_path='Images/'),
+        pipeline=[
+            dict(type='mmdet.LoadImageFromFile'),
+            dict(type='mmdet.PackDetInputs',
+                 meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'ori_id',
+                            'x_start', 'y_start')),
+        ]))
+test_evaluator = dict(ann_dir='data/sample/Annotations/')
+val_dataloader = test_dataloader
+val_evaluator = test_evaluator
+train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=20, val_interval=10 ** 9)
+param_scheduler = []
+optim_wrapper = dict(optimizer=dict(lr=0.01))
+default_hooks = dict(
+    logger=dict(interval=5),
+    checkpoint=dict(by_epoch=False, interval=20, max_keep_ckpts=1))
+log_processor = dict(by_epoch=False, window_size=5)
+env_cfg = dict(dist_cfg=dict(backend='gloo'))

@@ -1,0 +1,54 @@
+"""Test a detector: ``python tools/test.py CONFIG CHECKPOINT [--out results.pkl] [--show-dir DIR] ...``.
+
+``--out`` saves the raw per-patch predictions (one dict per patch with ``img_id``, ``ori_id``, ``x_start``,
+``y_start`` and ``pred_instances``) so that ``tools/eval_sodaa.py`` can evaluate them again later.
+"""
+import argparse
+import os.path as osp
+
+from mmdet.evaluation import DumpDetResults
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from cfinet_rotated.utils import add_common_args, allow_mmengine_checkpoints, load_config, set_local_rank
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Test (and evaluate) a detector')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--out', help='dump the raw predictions to this pickle file')
+    parser.add_argument('--show', action='store_true', help='show the predictions')
+    parser.add_argument('--show-dir', help='save images with drawn predictions to this folder')
+    parser.add_argument('--wait-time', type=float, default=2, help='the interval of --show (s)')
+    args = add_common_args(parser).parse_args()
+    set_local_rank(args)
+    return args
+
+
+def main():
+    args = parse_args()
+    allow_mmengine_checkpoints()
+    cfg = load_config(args)
+    cfg.load_from = args.checkpoint
+
+    if args.show or args.show_dir:
+        vis = cfg.default_hooks.get('visualization')
+        if vis is None:
+            raise RuntimeError(f'{args.config}: --show/--show-dir need default_hooks.visualization')
+        vis['draw'] = True
+        if args.show:
+            vis['show'], vis['wait_time'] = True, args.wait_time
+        if args.show_dir:
+            vis['test_out_dir'] = osp.abspath(args.show_dir)
+
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    if args.out is not None:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise ValueError(f'--out {args.out}: the output file must be a .pkl/.pickle file')
+        runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
