@@ -1,0 +1,62 @@
+"""Feat2Embed, Eq. (4) of CFINet: RoI feature -> L2-normalised embedding."""
+import torch
+import torch.nn.functional as F
+from mmcv.cnn import ConvModule
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from mmrotate.registry import MODELS
+
+
+@MODELS.register_module()
+class Feat2Embed(BaseModule):
+    """Feature-to-Embedding module, ``v_i = Theta_FI(x_i)``, Eq. (4).
+
+    Three 3x3 convolutions without padding (7x7 -> 5x5 -> 3x3 -> 1x1; in general ``(roi_size-1)/2`` of
+    them) with GroupNorm and no activation, as the official ``comp_convs``; then a two-layer perceptron
+    (hidden ``hidden_channels`` = 512, ReLU) and the embedding layer (``embed_channels`` = 128), whose
+    output is L2-normalised. The three linear layers live in ``self.mlp`` so that an optimizer
+    ``custom_keys={'roi_head.feat2embed.mlp': dict(lr_mult=0.05)}`` reproduces the official fc lr.
+
+    ``reweight`` is the official channel attention ``f * (1 + softmax_c(convs(f)))``, used by
+    ``FIRoIHead(feature_reweight=True)`` only.
+    """
+
+    def __init__(self,
+                 in_channels: int = 256,
+                 roi_size: int = 7,
+                 hidden_channels: int = 512,
+                 embed_channels: int = 128,
+                 norm_cfg: dict = dict(type='GN', num_groups=32, requires_grad=True),
+                 init_std: float = 0.01,
+                 init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if roi_size < 3 or roi_size % 2 == 0:
+            raise ValueError(f'Feat2Embed: roi_size must be odd and >= 3 (valid 3x3 convs down to 1x1), '
+                             f'got {roi_size}')
+        self.in_channels = in_channels
+        self.roi_size = roi_size
+        self.convs = nn.Sequential(*[
+            ConvModule(in_channels, in_channels, 3, padding=0, bias=False, norm_cfg=norm_cfg, act_cfg=None)
+            for _ in range((roi_size - 1) // 2)
+        ])
+        self.mlp = nn.Sequential(
+            nn.Linear(in_channels, hidden_channels), nn.ReLU(inplace=False),
+            nn.Linear(hidden_channels, hidden_channels), nn.ReLU(inplace=False),
+            nn.Linear(hidden_channels, embed_channels))
+        for m in self.mlp:
+            if isinstance(m, nn.Linear):  # official init_cfg: Normal(std 0.01) on fc_enc / fc_proj, bias 0
+                nn.init.normal_(m.weight, 0, init_std)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(N, C, S, S) RoI features -> (N, embed_channels) unit vectors."""
+        if x.shape[0] == 0:
+            return x.new_zeros((0, self.mlp[-1].out_features))
+        return F.normalize(self.mlp(self.convs(x).flatten(1)), dim=1)
+
+    def reweight(self, x: Tensor) -> Tensor:
+        """Official channel attention ``x * (1 + softmax over channels of convs(x))``."""
+        if x.shape[0] == 0:
+            return x
+        return x * (1 + torch.softmax(self.convs(x), dim=1))
