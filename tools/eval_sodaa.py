@@ -1,0 +1,103 @@
+"""Evaluate saved SODA-A predictions without rerunning the model.
+
+    python tools/eval_sodaa.py --ann-dir RAW/Annotations --pred results.pkl --out metrics.json
+    python tools/eval_sodaa.py --ann-dir RAW/Annotations --pred Task1_dir/ --out metrics.json
+
+PRED is either the per-patch pickle saved by ``tools/test.py --out results.pkl`` (merged here: shift by the
+patch origin, class-wise rotated NMS) or a folder of full-image DOTA Task1 files (``Task1_<class>.txt``,
+lines ``<image stem> <score> x1 y1 x2 y2 x3 y3 x4 y4``). Prints the 12 statistics and the per-class AP, and
+writes them to ``--out`` as fractions in [0, 1] (null where a subset has no ground truth).
+"""
+import argparse
+import os
+import os.path as osp
+import pickle
+import sys
+import time
+from collections import Counter
+
+from cfinet_rotated.datasets.sodaa_io import SODAA_CLASSES, AnnotationError
+from cfinet_rotated.evaluation.merge import merge_patch_predictions
+from cfinet_rotated.evaluation.plot import plot_size_ap
+from cfinet_rotated.evaluation.sodaa_eval import (evaluate_sodaa, load_ground_truth, read_task1, report,
+                                                  save_metrics, write_task1)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description='SODA-A evaluation of saved predictions (AP/AR by size subset)')
+    p.add_argument('--ann-dir', required=True, help='raw SODA-A Annotations folder (one JSON per image)')
+    p.add_argument('--pred', required=True, help='per-patch results .pkl of tools/test.py, or a Task1 folder')
+    p.add_argument('--out', help='metrics JSON to write')
+    p.add_argument('--box-type', default='rbox', choices=['rbox', 'hbox'])
+    p.add_argument('--nms-iou-thr', type=float, default=0.5,
+                   help='class-wise NMS IoU when merging patches (.pkl input); <= 0 disables the NMS')
+    p.add_argument('--max-dets', type=int, default=20000, help='detections per image and class')
+    p.add_argument('--min-gt-size', type=float, default=2.0,
+                   help='drop ground truths with a box side below this (official: 2 px); 0 keeps all')
+    p.add_argument('--dota-dir', help='also write the merged detections as DOTA Task1 files here')
+    p.add_argument('--plot', help='also write a PNG bar chart of AP/AR per size subset')
+    p.add_argument('--merge-device', default='cpu', help="device of the merge NMS, e.g. 'cuda'")
+    p.add_argument('--nproc', type=int, default=2, help='evaluation worker processes (over classes)')
+    return p.parse_args(argv)
+
+
+def load_patch_pickle(path):
+    """The list of per-patch predictions of tools/test.py; empty or foreign files are errors."""
+    if os.path.getsize(path) == 0:
+        raise ValueError(f'{path}: the prediction file is empty')
+    with open(path, 'rb') as f:
+        try:
+            data = pickle.load(f)
+        except Exception as e:  # noqa: BLE001  (a truncated or foreign file)
+            raise ValueError(f'{path}: not a readable prediction pickle ({type(e).__name__}: {e})') from None
+    if isinstance(data, dict) and 'predictions' in data:
+        data = data['predictions']
+    if not isinstance(data, (list, tuple)):
+        raise ValueError(f'{path}: expected a list of per-patch predictions, got {type(data).__name__}')
+    if not data:
+        raise ValueError(f'{path}: the prediction file contains no predictions')
+    return data
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    warnings = Counter()
+    t0 = time.time()
+    try:
+        if osp.isdir(args.pred):
+            print(f'reading Task1 files from {args.pred}')
+            preds = read_task1(args.pred, SODAA_CLASSES, args.box_type, warnings, progress=True)
+        elif osp.isfile(args.pred):
+            print(f'reading per-patch predictions from {args.pred}')
+            samples = load_patch_pickle(args.pred)
+            nms = args.nms_iou_thr if args.nms_iou_thr > 0 else None
+            print(f'merging {len(samples)} patches (class-wise NMS {nms})')
+            preds = merge_patch_predictions(samples, len(SODAA_CLASSES), args.box_type, nms,
+                                            device=args.merge_device, warnings=warnings, progress=True)
+        else:
+            raise ValueError(f'{args.pred}: no such file or folder')
+        if args.dota_dir:
+            write_task1(preds, args.dota_dir, SODAA_CLASSES, args.box_type)
+            print(f'\nmerged detections written as DOTA Task1 files to {args.dota_dir}')
+        print(f'\nreading ground truth from {args.ann_dir}')
+        gts = load_ground_truth(args.ann_dir, args.box_type, args.min_gt_size, warnings, progress=True)
+        print(f'\nevaluating {len(gts)} images ({len(preds)} with detections)')
+        result = evaluate_sodaa(gts, preds, SODAA_CLASSES, args.box_type, max_dets=args.max_dets,
+                                nproc=args.nproc, progress=True)
+    except (ValueError, AnnotationError) as e:
+        print(f'eval_sodaa: error: {e}', file=sys.stderr)
+        return 2
+    print('\n' + report(result, warnings))
+    if args.out:
+        save_metrics(result, args.out, extra=dict(skipped=dict(warnings), pred=args.pred, ann_dir=args.ann_dir))
+        print(f'metrics written to {args.out}')
+    if args.plot:
+        d = result.to_dict()
+        plot_size_ap([d], [osp.basename(args.pred.rstrip('/'))], args.plot)
+        print(f'plot written to {args.plot}')
+    print(f'done in {time.time() - t0:.1f} s')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
