@@ -1,0 +1,514 @@
+"""Generate a deterministic synthetic SODA-A-format raw sample (no downloads).
+
+    python tools/data/make_sample.py --out data/sample --num-images 4 --seed 0
+
+Writes ``OUT/Images/<stem>.jpg``, ``OUT/Annotations/<stem>.json`` (raw SODA-A layout: ``annotations:
+[{poly: [8 floats], category_id: 0..9}]``, 9 = ignore region) and ``OUT/README.md`` with the command and
+object counts. Scenes look loosely aerial: textured ground, fields, water, roads, buildings (unlabelled
+distractors), and objects of the nine SODA-A classes drawn as oriented shapes with a shadow and a
+per-class appearance, so a small detector can learn them:
+
+    airplane       white cross (fuselage, swept wings, tail)
+    helicopter     dark body with tail boom and a two-blade rotor
+    small-vehicle  small bright rectangle with dark windows (often in parking rows)
+    large-vehicle  long light trailer with a coloured cab
+    ship           pointed grey hull with superstructure, on water
+    container      long saturated rectangle with ribs (often in rows)
+    storage-tank   light circle with an inner ring
+    swimming-pool  cyan-blue rectangle with a white rim (no shadow)
+    windmill       three white blades around a hub
+
+Object sizes (sqrt of box area) run from 4 to 44 px, so the SODA size subsets eS (area <= 144),
+rS (144..400], gS (400..1024] and Normal (1024..2000] all occur. Each image has ignore regions (category 9)
+covering unlabelled clutter, some with labelled objects inside, and objects centred on the 800/650 px
+split-window edges. Every image has its own generator ``default_rng([seed, index])``, so the output is
+byte-for-byte reproducible, image by image.
+"""
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from cfinet_rotated.datasets.sodaa_io import IGNORE_ID, SODAA_CLASSES, polygon_area
+from cfinet_rotated.datasets.split import sliding_windows
+
+#: image sizes (W, H) of the first images; later ones are drawn at random
+SIZES = ((1600, 1000), (1400, 1200), (1200, 700), (2000, 1300))
+#: per class: (min, max) of sqrt(box area) in px, (min, max) aspect ratio length/width, sampling weight
+CLASS_SPECS = (
+    ((16, 44), (0.9, 1.15), 0.06),   # airplane
+    ((10, 30), (0.95, 1.1), 0.05),   # helicopter
+    ((4, 14), (1.8, 2.4), 0.28),     # small-vehicle
+    ((10, 28), (2.6, 3.4), 0.10),    # large-vehicle
+    ((8, 44), (3.0, 4.5), 0.09),     # ship
+    ((8, 26), (2.5, 3.6), 0.12),     # container
+    ((6, 44), (1.0, 1.0), 0.11),     # storage-tank
+    ((6, 30), (1.3, 2.0), 0.11),     # swimming-pool
+    ((10, 44), (1.0, 1.0), 0.08),    # windmill
+)
+SIZE_SUBSETS = (('eS', 0, 144), ('rS', 144, 400), ('gS', 400, 1024), ('Normal', 1024, 2000))
+SHIFT = 4  # sub-pixel bits for cv2 drawing
+SHADOW = (38, 40, 42)
+
+
+def _fill(img, pts, color):
+    pts = np.round(np.asarray(pts, dtype=np.float64) * (1 << SHIFT)).astype(np.int32)
+    cv2.fillPoly(img, [pts], tuple(int(c) for c in color), cv2.LINE_AA, SHIFT)
+
+
+def _to_img(cx, cy, theta, uv):
+    uv = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
+    c, s = math.cos(theta), math.sin(theta)
+    return np.stack([cx + uv[:, 0] * c - uv[:, 1] * s, cy + uv[:, 0] * s + uv[:, 1] * c], axis=1)
+
+
+def _rect(u0, v0, u1, v1):
+    return [(u0, v0), (u1, v0), (u1, v1), (u0, v1)]
+
+
+def _ellipse(cu, cv, ru, rv, n=20):
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    return np.stack([cu + ru * np.cos(t), cv + rv * np.sin(t)], axis=1)
+
+
+def _rand_color(rng, lo, hi):
+    return tuple(int(v) for v in rng.integers(lo, hi, size=3))
+
+
+def object_parts(label, w, h, rng):
+    """Coloured polygons (local u along the length w, v across, centred) of one object, and shadow on/off."""
+    s = math.sqrt(w * h)
+    thin = max(0.9, 0.05 * s)
+    if label == 0:  # airplane
+        body = _rand_color(rng, 200, 245)
+        parts = [
+            ([(0.06 * w, -0.07 * h), (-0.12 * w, -0.5 * h), (-0.24 * w, -0.5 * h), (-0.1 * w, -0.07 * h)], body),
+            ([(0.06 * w, 0.07 * h), (-0.12 * w, 0.5 * h), (-0.24 * w, 0.5 * h), (-0.1 * w, 0.07 * h)], body),
+            ([(-0.36 * w, -0.05 * h), (-0.46 * w, -0.2 * h), (-0.5 * w, -0.2 * h), (-0.46 * w, 0)], body),
+            ([(-0.36 * w, 0.05 * h), (-0.46 * w, 0.2 * h), (-0.5 * w, 0.2 * h), (-0.46 * w, 0)], body),
+            ([(-0.5 * w, -0.06 * h), (0.38 * w, -0.07 * h), (0.5 * w, 0), (0.38 * w, 0.07 * h),
+              (-0.5 * w, 0.06 * h)], body),
+        ]
+        return parts, True
+    if label == 1:  # helicopter
+        body = _rand_color(rng, 30, 90)
+        rotor = _rand_color(rng, 120, 160)
+        r = 0.48 * min(w, h)
+        d1 = _to_img(0.1 * w, 0, math.pi / 4 + rng.uniform(-0.3, 0.3), _rect(-r, -thin / 2, r, thin / 2))
+        d2 = _to_img(0.1 * w, 0, -math.pi / 4 + rng.uniform(-0.3, 0.3), _rect(-r, -thin / 2, r, thin / 2))
+        parts = [
+            (_rect(-0.5 * w, -0.035 * h, 0.0, 0.035 * h), body),
+            (_rect(-0.5 * w, -0.12 * h, -0.44 * w, 0.12 * h), body),
+            (_ellipse(0.12 * w, 0, 0.24 * w, 0.14 * h), body),
+            (d1, rotor), (d2, rotor),
+        ]
+        return parts, True
+    if label == 2:  # small-vehicle
+        palette = ((235, 235, 235), (40, 40, 200), (200, 90, 30), (40, 200, 230), (190, 190, 195),
+                   (30, 150, 40), (60, 60, 60))
+        body = palette[int(rng.integers(len(palette)))]
+        glass = (50, 45, 40)
+        parts = [(_rect(-0.5 * w, -0.5 * h, 0.5 * w, 0.5 * h), body),
+                 (_rect(0.1 * w, -0.38 * h, 0.26 * w, 0.38 * h), glass),
+                 (_rect(-0.36 * w, -0.36 * h, -0.26 * w, 0.36 * h), glass)]
+        return parts, True
+    if label == 3:  # large-vehicle
+        trailer = _rand_color(rng, 190, 240)
+        cab = ((30, 30, 190), (170, 80, 20), (20, 140, 220), (40, 120, 40))[int(rng.integers(4))]
+        parts = [(_rect(-0.5 * w, -0.5 * h, 0.3 * w, 0.5 * h), trailer),
+                 (_rect(0.34 * w, -0.45 * h, 0.5 * w, 0.45 * h), cab)]
+        return parts, True
+    if label == 4:  # ship
+        hull = _rand_color(rng, 170, 215)
+        deck = _rand_color(rng, 90, 130)
+        top = ((240, 240, 240), (40, 40, 160), (150, 110, 40))[int(rng.integers(3))]
+        parts = [([(-0.5 * w, -0.4 * h), (0.22 * w, -0.5 * h), (0.5 * w, 0), (0.22 * w, 0.5 * h),
+                   (-0.5 * w, 0.4 * h)], hull),
+                 (_rect(-0.05 * w, -0.22 * h, 0.22 * w, 0.22 * h), deck),
+                 (_rect(-0.42 * w, -0.3 * h, -0.18 * w, 0.3 * h), top)]
+        return parts, True
+    if label == 5:  # container
+        palette = ((40, 40, 190), (160, 70, 20), (20, 120, 230), (40, 140, 40), (140, 140, 30), (120, 40, 120))
+        body = palette[int(rng.integers(len(palette)))]
+        rib = tuple(int(c * 0.6) for c in body)
+        parts = [(_rect(-0.5 * w, -0.5 * h, 0.5 * w, 0.5 * h), body)]
+        for u in np.linspace(-0.3, 0.3, 4):
+            parts.append((_rect(u * w - thin / 2, -0.5 * h, u * w + thin / 2, 0.5 * h), rib))
+        return parts, True
+    if label == 6:  # storage-tank
+        outer = _rand_color(rng, 200, 240)
+        ring = tuple(int(c * 0.8) for c in outer)
+        parts = [(_ellipse(0, 0, 0.5 * w, 0.5 * h, 28), outer),
+                 (_ellipse(0, 0, 0.4 * w, 0.4 * h, 24), ring),
+                 (_ellipse(0, 0, 0.3 * w, 0.3 * h, 20), outer)]
+        return parts, True
+    if label == 7:  # swimming-pool
+        water = (int(rng.integers(200, 245)), int(rng.integers(160, 205)), int(rng.integers(30, 90)))
+        rim = max(0.8, 0.08 * min(w, h))
+        parts = [(_rect(-0.5 * w, -0.5 * h, 0.5 * w, 0.5 * h), (235, 235, 230)),
+                 (_rect(-0.5 * w + rim, -0.5 * h + rim, 0.5 * w - rim, 0.5 * h - rim), water)]
+        return parts, False
+    if label == 8:  # windmill
+        blade = _rand_color(rng, 215, 250)
+        parts = []
+        for k in range(3):
+            a = 2 * math.pi * k / 3
+            tip = (0.5 * w * math.cos(a), 0.5 * h * math.sin(a))
+            side = (-math.sin(a) * 0.07 * s, math.cos(a) * 0.07 * s)
+            parts.append(([(side[0], side[1]), tip, (-side[0], -side[1])], blade))
+        parts.append((_ellipse(0, 0, 0.08 * s, 0.08 * s, 12), blade))
+        return parts, True
+    raise ValueError(f'unknown label {label}')
+
+
+def draw_object(img, label, cx, cy, w, h, theta, rng):
+    """Draw one object (shadow first) and return its annotation polygon (4 corners, 8 floats)."""
+    parts, shadow = object_parts(label, w, h, rng)
+    d = max(1.0, 0.12 * math.sqrt(w * h))
+    if shadow:
+        for uv, _ in parts:
+            _fill(img, _to_img(cx + d, cy + d, theta, uv), SHADOW)
+    for uv, color in parts:
+        _fill(img, _to_img(cx, cy, theta, uv), color)
+    return _to_img(cx, cy, theta, _rect(-w / 2, -h / 2, w / 2, h / 2)).reshape(8)
+
+
+def _smooth_noise(rng, w, h, cell, sigma, channels=3):
+    g = rng.normal(0, sigma, size=(h // cell + 2, w // cell + 2, channels))
+    return cv2.resize(g, (w, h), interpolation=cv2.INTER_CUBIC).reshape(h, w, channels)
+
+
+class Scene:
+    """One synthetic image under construction, with the occupied boxes used for rejection sampling."""
+
+    def __init__(self, rng, width, height):
+        self.rng, self.w, self.h = rng, width, height
+        base = np.array(((95, 118, 122), (80, 115, 105), (110, 125, 135), (85, 105, 95))[int(rng.integers(4))])
+        img = (base + _smooth_noise(rng, width, height, 96, 14, 1) + _smooth_noise(rng, width, height, 96, 4)
+               + _smooth_noise(rng, width, height, 12, 5, 1))
+        img += rng.normal(0, 2.5, size=img.shape)
+        self.img = np.clip(np.round(img), 0, 255).astype(np.uint8)
+        self.water = np.zeros((height, width), np.uint8)
+        self.occupied = []  # [x1, y1, x2, y2]
+        self.anns = []  # (poly, category)
+
+    def free(self, box, margin=2.0):
+        x1, y1, x2, y2 = box
+        if x1 < 1 or y1 < 1 or x2 > self.w - 1 or y2 > self.h - 1:
+            return False
+        for a in self.occupied:
+            if x1 - margin < a[2] and a[0] < x2 + margin and y1 - margin < a[3] and a[1] < y2 + margin:
+                return False
+        return True
+
+    def add_fields(self):
+        rng = self.rng
+        for _ in range(int(rng.integers(5, 10))):
+            cx, cy = rng.uniform(0, self.w), rng.uniform(0, self.h)
+            fw, fh, th = rng.uniform(150, 450), rng.uniform(120, 350), rng.uniform(0, np.pi)
+            poly = _to_img(cx, cy, th, _rect(-fw / 2, -fh / 2, fw / 2, fh / 2))
+            color = np.array(_rand_color(rng, 60, 140)) * np.array((0.7, 1.0, 0.9))
+            mask = np.zeros((self.h, self.w), np.uint8)
+            _fill(mask, poly, (1,))
+            ys, xs = np.nonzero(mask)
+            if not len(xs):
+                continue
+            period = rng.uniform(5, 10)
+            stripes = ((xs * math.cos(th) + ys * math.sin(th)) / period) % 1.0 < 0.5
+            vals = self.img[ys, xs].astype(np.float64) * 0.3 + color * 0.7
+            vals[stripes] *= 0.92
+            self.img[ys, xs] = np.clip(vals, 0, 255).astype(np.uint8)
+
+    def add_water(self):
+        rng = self.rng
+        side = int(rng.integers(4))
+        depth = rng.uniform(0.15, 0.25) * (self.h if side < 2 else self.w)
+        n = 12
+        if side < 2:  # top or bottom band
+            xs = np.linspace(0, self.w, n)
+            ys = depth + rng.normal(0, 15, n)
+            ys = ys if side == 0 else self.h - ys
+            edge = self.h if side == 1 else 0
+            poly = np.concatenate([np.stack([xs, ys], 1), [[self.w, edge], [0, edge]]])
+        else:  # left or right band
+            ys = np.linspace(0, self.h, n)
+            xs = depth + rng.normal(0, 15, n)
+            xs = xs if side == 2 else self.w - xs
+            edge = self.w if side == 3 else 0
+            poly = np.concatenate([np.stack([xs, ys], 1), [[edge, self.h], [edge, 0]]])
+        _fill(self.water, poly, (1,))
+        color = np.array((95, 80, 45), np.float64)
+        ys, xs = np.nonzero(self.water)
+        self.img[ys, xs] = np.clip(color + (self.img[ys, xs] - self.img[ys, xs].mean(0)) * 0.25,
+                                   0, 255).astype(np.uint8)
+
+    def add_roads(self):
+        rng = self.rng
+        for _ in range(int(rng.integers(2, 5))):
+            if rng.random() < 0.5:
+                p1, p2 = (0, rng.uniform(0, self.h)), (self.w, rng.uniform(0, self.h))
+            else:
+                p1, p2 = (rng.uniform(0, self.w), 0), (rng.uniform(0, self.w), self.h)
+            width = int(rng.integers(10, 22))
+            gray = int(rng.integers(95, 125))
+            pts = np.array([p1, p2]).round().astype(np.int32)
+            cv2.polylines(self.img, [pts], False, (gray, gray, gray - 4), width, cv2.LINE_AA)
+            cv2.polylines(self.img, [pts], False, (gray + 60,) * 3, 1, cv2.LINE_AA)
+
+    def add_buildings(self):
+        rng = self.rng
+        city_angle = rng.uniform(0, np.pi / 2)
+        for _ in range(int(rng.integers(15, 35))):
+            bw, bh = rng.uniform(25, 90), rng.uniform(20, 70)
+            cx, cy = rng.uniform(0, self.w), rng.uniform(0, self.h)
+            th = city_angle + rng.choice([0, np.pi / 2])
+            poly = _to_img(cx, cy, th, _rect(-bw / 2, -bh / 2, bw / 2, bh / 2))
+            box = [*poly.min(0), *poly.max(0)]
+            if not self.free(box, margin=4) or self.water[int(cy) % self.h, int(cx) % self.w]:
+                continue
+            roof = ((120, 120, 125), (60, 70, 150), (80, 95, 110), (150, 150, 150))[int(rng.integers(4))]
+            _fill(self.img, poly + 6, SHADOW)
+            _fill(self.img, poly, roof)
+            _fill(self.img, _to_img(cx, cy, th, _rect(-bw / 2 + 3, -bh / 2 + 3, bw / 2 - 3, bh / 2 - 3)),
+                  tuple(min(255, c + 18) for c in roof))
+            self.occupied.append(box)
+
+    def sample_shape(self, label, min_size, max_size):
+        (lo, hi), (alo, ahi), _ = CLASS_SPECS[label]
+        lo, hi = max(lo, min_size), min(hi, max_size)
+        if lo > hi:
+            lo = hi = min(max(CLASS_SPECS[label][0][0], min_size), max_size)
+        s = math.exp(self.rng.uniform(math.log(lo), math.log(hi)))
+        a = self.rng.uniform(alo, ahi)
+        return s * math.sqrt(a), s / math.sqrt(a)
+
+    def place(self, label, w, h, cx, cy, theta=None, inside=None):
+        """Draw and annotate an object at (cx, cy) if its box is free (and inside ``inside`` when given)."""
+        if theta is None:
+            theta = 0.0 if label == 6 else self.rng.uniform(-np.pi, np.pi)
+        poly = _to_img(cx, cy, theta, _rect(-w / 2, -h / 2, w / 2, h / 2))
+        box = [*poly.min(0), *poly.max(0)]
+        if not self.free(box):
+            return False
+        if inside is not None and not all(cv2.pointPolygonTest(inside.astype(np.float32), (float(x), float(y)),
+                                                               False) > 0 for x, y in poly):
+            return False
+        if label == 4 and not all(self.water[int(y), int(x)] for x, y in poly):
+            return False
+        if label != 4 and inside is None and self.water[int(cy), int(cx)]:
+            return False
+        poly = draw_object(self.img, label, cx, cy, w, h, theta, self.rng)
+        self.occupied.append(box)
+        self.anns.append((poly, label))
+        return True
+
+    def random_point(self, label):
+        if label == 4:
+            ys, xs = np.nonzero(self.water[::4, ::4])
+            k = int(self.rng.integers(len(xs)))
+            return xs[k] * 4 + self.rng.uniform(0, 4), ys[k] * 4 + self.rng.uniform(0, 4)
+        return self.rng.uniform(0, self.w), self.rng.uniform(0, self.h)
+
+    def add_ignore_regions(self, num, min_size, max_size):
+        """Ignore regions (category 9) over unlabelled clutter; the first two also hold labelled objects."""
+        rng = self.rng
+        regions = []
+        for k in range(200):
+            if len(regions) == num:
+                break
+            rw, rh = rng.uniform(80, 220), rng.uniform(60, 160)
+            cx, cy = rng.uniform(rw, self.w - rw), rng.uniform(rh, self.h - rh)
+            th = rng.uniform(0, np.pi)
+            poly = _to_img(cx, cy, th, _rect(-rw / 2, -rh / 2, rw / 2, rh / 2)) + rng.normal(0, 3, (4, 2))
+            box = [*poly.min(0), *poly.max(0)]
+            if not self.free(box, margin=10) or self.water[int(cy), int(cx)]:
+                continue
+            # unlabelled clutter: a dense jumble of vehicle-like blobs
+            for _ in range(int(rng.integers(10, 30))):
+                u, v = rng.uniform(-0.38, 0.38) * rw, rng.uniform(-0.38, 0.38) * rh
+                px, py = _to_img(cx, cy, th, [(u, v)])[0]
+                draw_object(self.img, 2, px, py, *self.sample_shape(2, 4, 12), rng.uniform(0, np.pi), rng)
+            if len(regions) < 2:
+                for _ in range(60):
+                    label = int(rng.choice([2, 3, 5]))
+                    u, v = rng.uniform(-0.3, 0.3) * rw, rng.uniform(-0.3, 0.3) * rh
+                    px, py = _to_img(cx, cy, th, [(u, v)])[0]
+                    if self.place(label, *self.sample_shape(label, min_size, max_size), px, py, inside=poly):
+                        break
+            self.occupied.append(box)
+            regions.append(poly.reshape(8))
+        for poly in regions:
+            self.anns.append((poly, IGNORE_ID))
+
+    def add_border_objects(self, min_size, max_size, per_edge=2):
+        """Objects centred on split-window edges, so that they are truncated in some windows."""
+        wins = sliding_windows(self.w, self.h)
+        xs = sorted({int(v) for v in wins[:, [0, 2]].ravel() if 0 < v < self.w})
+        ys = sorted({int(v) for v in wins[:, [1, 3]].ravel() if 0 < v < self.h})
+        for axis, edges in ((0, xs), (1, ys)):
+            for e in edges:
+                placed = 0
+                for _ in range(50):
+                    if placed == per_edge:
+                        break
+                    label = int(self.rng.choice([0, 3, 5, 6, 7, 8, 2]))
+                    w, h = self.sample_shape(label, max(min_size, 10), max_size)
+                    off = self.rng.uniform(-0.35, 0.35) * min(w, h)
+                    c = (e + off, self.rng.uniform(0, self.h)) if axis == 0 else (self.rng.uniform(0, self.w), e + off)
+                    placed += self.place(label, w, h, *c)
+
+    def add_objects(self, num, min_size, max_size):
+        rng = self.rng
+        weights = np.array([c[2] for c in CLASS_SPECS])
+        weights /= weights.sum()
+        todo = list(range(len(SODAA_CLASSES)))  # one of each class first
+        tries = 0
+        while len(self.anns) < num and tries < 20 * num:
+            tries += 1
+            from_todo = bool(todo)
+            label = todo.pop(0) if todo else int(rng.choice(len(CLASS_SPECS), p=weights))
+            w, h = self.sample_shape(label, min_size, max_size)
+            cx, cy = self.random_point(label)
+            if label in (2, 5) and rng.random() < 0.5:  # a parking row / container row
+                theta = rng.uniform(-np.pi, np.pi)
+                nx, ny = -math.sin(theta), math.cos(theta)
+                placed = False
+                for k in range(int(rng.integers(3, 9))):
+                    step = (h + rng.uniform(1.5, 3.0)) * k
+                    placed |= self.place(label, w, h, cx + nx * step, cy + ny * step, theta=theta)
+            else:
+                placed = self.place(label, w, h, cx, cy)
+            if from_todo and not placed:
+                todo.append(label)  # keep trying until every class is present
+
+
+def generate_image(seed, index, min_size=4, max_size=44, size=None):
+    """(stem, BGR image, annotation dict) of image ``index``; depends only on (seed, index, sizes)."""
+    rng = np.random.default_rng([seed, index])
+    if size is None:
+        size = SIZES[index] if index < len(SIZES) else (int(rng.integers(700, 2200)), int(rng.integers(700, 1600)))
+    w, h = size
+    stem = f'sample_{index + 1:04d}'
+    scene = Scene(rng, w, h)
+    scene.add_water()
+    scene.add_fields()
+    scene.add_roads()
+    scene.add_buildings()
+    scene.add_ignore_regions(int(rng.integers(3, 5)), min_size, max_size)
+    scene.add_border_objects(min_size, max_size)
+    target = int(np.clip(round(w * h / 1e6 * 95 * rng.uniform(0.9, 1.1)), 80, 200))
+    scene.add_objects(target, min_size, max_size)
+    anns = []
+    for k, (poly, label) in enumerate(scene.anns):
+        poly = [round(float(v), 2) for v in poly]
+        anns.append(dict(poly=poly, area=round(polygon_area(poly), 2), category_id=int(label),
+                         image_id=index + 1, id=k + 1))
+    data = dict(images=dict(file_name=stem + '.jpg', height=h, width=w, id=index + 1), annotations=anns,
+                categories=[dict(id=i, name=n) for i, n in enumerate(SODAA_CLASSES + ('ignore',))])
+    return stem, scene.img, data
+
+
+def size_subset(area):
+    for name, lo, hi in SIZE_SUBSETS:
+        if lo < area <= hi or (lo == 0 and area == 0):
+            return name
+    return 'larger'
+
+
+def count_objects(datas):
+    """{class: {subset: n}} over the annotation dicts, plus the number of ignore regions."""
+    counts = {c: {s[0]: 0 for s in SIZE_SUBSETS} | {'larger': 0} for c in SODAA_CLASSES}
+    ignore = 0
+    for d in datas:
+        for a in d['annotations']:
+            if a['category_id'] == IGNORE_ID:
+                ignore += 1
+            else:
+                counts[SODAA_CLASSES[a['category_id']]][size_subset(polygon_area(a['poly']))] += 1
+    return counts, ignore
+
+
+def readme(args, stems, datas):
+    counts, ignore = count_objects(datas)
+    subsets = [s[0] for s in SIZE_SUBSETS] + ['larger']
+    lines = [
+        '# Synthetic SODA-A sample',
+        '',
+        'Generated (deterministically, no downloads) by `tools/data/make_sample.py`; regenerate with',
+        '',
+        '```',
+        f'python tools/data/make_sample.py --out {args.out} --num-images {args.num_images} --seed {args.seed} '
+        f'--min-size {args.min_size} --max-size {args.max_size} --quality {args.quality}',
+        '```',
+        '',
+        'Raw SODA-A layout: `Images/<stem>.jpg` and `Annotations/<stem>.json` with '
+        '`annotations: [{poly: [8 floats], category_id}]`, category 0..8 = the SODA-A classes, 9 = ignore region.',
+        'Scenes: textured ground, fields, a water band, roads, unlabelled buildings; objects drawn as oriented',
+        'shapes with a class-specific look (see the generator docstring). Ignore regions cover unlabelled',
+        'clutter (the first two of each image also contain labelled objects), and objects are centred on the',
+        '650/800 px split-window edges so the split truncates some of them. Split it with',
+        '`python tools/data/sodaa_split.py --src data/sample --dst data/sample_split`.',
+        '',
+        'Images: ' + ', '.join(f"{s} ({d['images']['width']}x{d['images']['height']})" for s, d in zip(stems, datas)),
+        '',
+        f'Objects per class and SODA size subset (box area: eS <= 144 < rS <= 400 < gS <= 1024 < Normal <= 2000); '
+        f'ignore regions: {ignore}.',
+        '',
+        '| class | ' + ' | '.join(subsets) + ' | total |',
+        '|---' * (len(subsets) + 2) + '|',
+    ]
+    for c, row in counts.items():
+        lines.append(f'| {c} | ' + ' | '.join(str(row[s]) for s in subsets) + f' | {sum(row.values())} |')
+    tot = {s: sum(r[s] for r in counts.values()) for s in subsets}
+    lines.append('| **total** | ' + ' | '.join(str(tot[s]) for s in subsets) + f' | {sum(tot.values())} |')
+    return '\n'.join(lines) + '\n'
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description='Generate a deterministic synthetic SODA-A raw sample.')
+    p.add_argument('--out', default='data/sample', help='output folder (Images/, Annotations/, README.md)')
+    p.add_argument('--num-images', type=int, default=4)
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--min-size', type=float, default=4, help='smallest object sqrt(area) in px')
+    p.add_argument('--max-size', type=float, default=44, help='largest object sqrt(area) in px')
+    p.add_argument('--quality', type=int, default=90, help='JPEG quality')
+    p.add_argument('--only', type=int, default=None, help='generate only image INDEX (0-based); no README')
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if not 0 < args.min_size <= args.max_size:
+        print(f'error: need 0 < --min-size <= --max-size, got {args.min_size}, {args.max_size}', file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    (out / 'Images').mkdir(parents=True, exist_ok=True)
+    (out / 'Annotations').mkdir(parents=True, exist_ok=True)
+    indices = range(args.num_images) if args.only is None else [args.only]
+    stems, datas = [], []
+    for i in indices:
+        stem, img, data = generate_image(args.seed, i, args.min_size, args.max_size)
+        ok, buf = cv2.imencode('.jpg', img, [cv2.IMWRITE_JPEG_QUALITY, args.quality])
+        if not ok:
+            print(f'error: JPEG encoding of {stem} failed', file=sys.stderr)
+            return 1
+        (out / 'Images' / f'{stem}.jpg').write_bytes(buf.tobytes())
+        with open(out / 'Annotations' / f'{stem}.json', 'w', encoding='utf-8') as f:
+            json.dump(data, f, indent=1)
+            f.write('\n')
+        stems.append(stem)
+        datas.append(data)
+        n = sum(a['category_id'] != IGNORE_ID for a in data['annotations'])
+        print(f'{stem}: {img.shape[1]}x{img.shape[0]}, {n} objects, '
+              f'{len(data["annotations"]) - n} ignore regions')
+    if args.only is None:
+        (out / 'README.md').write_text(readme(args, stems, datas), encoding='utf-8')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

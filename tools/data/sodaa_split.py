@@ -1,0 +1,78 @@
+"""Split raw SODA-A images into overlapping 800 px patches (official settings, official output layout).
+
+    python tools/data/sodaa_split.py --src RAW --dst OUT [--size 800] [--gap 150] [--workers 4]
+
+RAW holds ``Images/<stem>.jpg`` and ``Annotations/<stem>.json`` (the official ``rawData/<split>`` layout);
+OUT receives ``Images/<stem>__800__<x>___<y>.jpg``, ``Annotations/<same>.json`` (the official ``divData``
+layout, interchangeable with SODA-mmrotate's splitter) and ``split_summary.json``.
+
+``--gap`` is the OVERLAP between neighbouring windows (official ``split_configs/sodaa_train.json``:
+gaps [150], so the step is 800 - 150 = 650). Beware: the official script's argparse default
+``--gaps 650`` means step 150 when it is run without its JSON config.
+
+Bad input never stops the run: every good image is split; each failed file (malformed JSON, missing or
+unreadable image, image without annotation file) is reported at the end and the exit status is 1;
+invalid polygons (NaN, wrong number of points, unknown category) are skipped and counted per file.
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from mmengine.utils import track_parallel_progress, track_progress
+
+from cfinet_rotated.datasets.sodaa_io import AnnotationError
+from cfinet_rotated.datasets.split import (SplitConfig, default_workers, format_summary, list_tasks,
+                                           prepare_out_dir, split_one, summarize)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description='Split SODA-A images into patches (official settings).')
+    p.add_argument('--src', required=True, help='raw folder with Images/ and Annotations/')
+    p.add_argument('--dst', required=True, help='output folder (receives Images/, Annotations/)')
+    p.add_argument('--size', type=int, default=800, help='window (patch) size in px (default 800)')
+    p.add_argument('--gap', type=int, default=150,
+                   help='OVERLAP between neighbouring windows in px; step = size - gap (default 150 -> step '
+                        '650, as the official sodaa_train.json; NOT the official argparse default 650)')
+    p.add_argument('--img-rate-thr', type=float, default=0.6,
+                   help='keep windows whose image-area ratio exceeds this (default 0.6)')
+    p.add_argument('--iof-thr', type=float, default=0.7,
+                   help='an object belongs to a window iff area(object ∩ window)/area(object) >= this')
+    p.add_argument('--padding-value', type=int, nargs=3, default=[104, 116, 124], metavar=('B', 'G', 'R'),
+                   help='BGR fill of the bottom/right padding of border patches (default 104 116 124)')
+    p.add_argument('--no-padding', action='store_true', help='write border patches at their cropped size')
+    p.add_argument('--workers', type=int, default=default_workers(),
+                   help='worker processes (default min(4, cpu count))')
+    p.add_argument('--ext', default='.jpg', help='patch image extension (default .jpg)')
+    p.add_argument('--overwrite', action='store_true',
+                   help='allow a non-empty --dst: its Images/ and Annotations/ are cleared first')
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        cfg = SplitConfig(size=args.size, gap=args.gap, img_rate_thr=args.img_rate_thr, iof_thr=args.iof_thr,
+                          padding=not args.no_padding, padding_value=tuple(args.padding_value), ext=args.ext)
+        tasks, orphans = list_tasks(args.src, args.dst, cfg)
+        out = prepare_out_dir(args.dst, overwrite=args.overwrite)
+    except (ValueError, AnnotationError, FileExistsError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    print(f'splitting {len(tasks)} images from {args.src} into {out}: window {cfg.size}, overlap (gap) '
+          f'{cfg.gap}, step {cfg.step}, img_rate_thr {cfg.img_rate_thr}, iof_thr {cfg.iof_thr}, '
+          f'padding {list(cfg.padding_value) if cfg.padding else "off"}')
+    if args.workers > 1 and len(tasks) > 1:
+        results = track_parallel_progress(split_one, tasks, nproc=min(args.workers, len(tasks)))
+    else:
+        results = track_progress(split_one, tasks)
+    summary = summarize(results, orphans, cfg)
+    with open(out / 'split_summary.json', 'w', encoding='utf-8') as f:
+        json.dump(summary, f, indent=2)
+    print('\n'.join(format_summary(summary)))
+    print(f'summary written to {out / "split_summary.json"}')
+    return 1 if summary['failed_files'] else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
