@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from shapely.geometry import Polygon, box
 
-from cfinet_rotated.datasets.sodaa_io import SODAA_CLASSES, load_sodaa, polygon_area
+from cfinet_rotated.datasets.sodaa_io import SODAA_CLASSES, load_sodaa
 from cfinet_rotated.datasets.split import (SplitConfig, clip_polygon_to_window, crop_patch, fill_ignore,
                                            filter_windows, object_fates, patch_name, polygon_iof,
                                            sliding_windows, split_image, window_starts)

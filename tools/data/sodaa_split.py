@@ -17,7 +17,6 @@ invalid polygons (NaN, wrong number of points, unknown category) are skipped and
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from mmengine.utils import track_parallel_progress, track_progress
 
