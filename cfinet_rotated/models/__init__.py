@@ -1,1 +1,4 @@
 """CFINet models. One line per module; each import registers its classes in MMRotate's registries."""
+from .crpn_head import (CoarseToFineRPNHead, CoarseToFineRPNStage, DynamicIoUAssigner,  # noqa: F401 (CRPN)
+                        OrientedCoarseToFineRPNStage, dynamic_pos_iou_thr)
+from .fi_roi_head import FIRoIHead  # noqa: F401 (Feature Imitation head; registers the FI modules)

@@ -1,0 +1,65 @@
+# Parts of the Coarse-to-fine RPN (CFINet Sec. 3.1, official configs/cfinet/faster_rcnn_r50_fpn_cfinet_1x.py),
+# referenced from the configs in configs/crpn/ as {{_base_.<name>}}; not a runnable config.
+# Channels come from CoarseToFineRPNHead(in_channels, feat_channels); Eq. (2) weights alpha1 = 9.0 and
+# alpha2 = 0.9 are set by the head on every stage's losses (the loss_weight values below are overwritten).
+crpn_anchor_generator = dict(type='mmdet.AnchorGenerator', scales=[2], ratios=[1.0], strides=[4, 8, 16, 32])
+
+# stage 1: dilated 3x3 adaptive conv, regression only, linear IoU loss on decoded boxes (hull targets)
+crpn_stage1 = dict(
+    type='CoarseToFineRPNStage',
+    anchor_generator=crpn_anchor_generator,
+    adapt_cfg=dict(type='dilation', dilation=3),
+    bridged_feature=True,
+    with_cls=False,
+    reg_decoded_bbox=True,
+    bbox_coder=dict(type='mmdet.DeltaXYWHBBoxCoder', target_means=(.0, .0, .0, .0), target_stds=(0.1, 0.1, 0.5, 0.5)),
+    loss_bbox=dict(type='mmdet.IoULoss', mode='linear', loss_weight=9.0))
+
+# stage 2, horizontal proposals (Rotated Faster R-CNN): DeformConv2d with offsets from the stage-1 boxes
+crpn_stage2_hbox = dict(
+    type='CoarseToFineRPNStage',
+    anchor_generator=crpn_anchor_generator,
+    adapt_cfg=dict(type='offset'),
+    bridged_feature=True,
+    with_cls=True,
+    reg_decoded_bbox=True,
+    bbox_coder=dict(type='mmdet.DeltaXYWHBBoxCoder', target_means=(.0, .0, .0, .0),
+                    target_stds=(0.05, 0.05, 0.1, 0.1), use_box_type=True),
+    loss_cls=dict(type='mmdet.CrossEntropyLoss', use_sigmoid=True, loss_weight=0.9),
+    loss_bbox=dict(type='mmdet.IoULoss', mode='linear', loss_weight=9.0))
+
+# stage 2, oriented proposals (Oriented R-CNN): midpoint-offset deltas relative to the refined anchors,
+# SmoothL1 on the encoded deltas as OrientedRPNHead (mmcv's rotated IoU losses are GPU-only)
+crpn_stage2_rbox = dict(
+    type='OrientedCoarseToFineRPNStage',
+    anchor_generator=crpn_anchor_generator,
+    adapt_cfg=dict(type='offset'),
+    bridged_feature=True,
+    with_cls=True,
+    reg_decoded_bbox=False,
+    bbox_coder=dict(type='MidpointOffsetCoder', angle_version='le90', target_means=[0.0] * 6,
+                    target_stds=[0.05, 0.05, 0.1, 0.1, 0.5, 0.5]),
+    loss_cls=dict(type='mmdet.CrossEntropyLoss', use_sigmoid=True, loss_weight=0.9),
+    loss_bbox=dict(type='mmdet.SmoothL1Loss', beta=1.0 / 9.0, loss_weight=9.0))
+
+_crpn_stage1_train = dict(
+    assigner=dict(type='DynamicIoUAssigner', mode='paper', neg_iou_thr=0.15),  # Eq. (1), all levels jointly
+    allowed_border=-1, pos_weight=-1, debug=False)
+_crpn_sampler = dict(type='mmdet.RandomSampler', num=256, pos_fraction=0.5, neg_pos_ub=-1,
+                     add_gt_as_proposals=False)
+_crpn_proposal = dict(nms_pre=2000, max_per_img=300, nms=dict(type='nms', iou_threshold=0.8), min_bbox_size=0)
+crpn_train_cfg_hbox = dict(
+    rpn=[
+        _crpn_stage1_train,
+        dict(assigner=dict(type='mmdet.MaxIoUAssigner', pos_iou_thr=0.7, neg_iou_thr=0.7, min_pos_iou=0.3,
+                           ignore_iof_thr=-1, iou_calculator=dict(type='mmdet.BboxOverlaps2D')),
+             sampler=_crpn_sampler, allowed_border=-1, pos_weight=-1, debug=False)],
+    rpn_proposal=_crpn_proposal)
+crpn_train_cfg_rbox = dict(
+    rpn=[
+        _crpn_stage1_train,
+        dict(assigner=dict(type='mmdet.MaxIoUAssigner', pos_iou_thr=0.7, neg_iou_thr=0.7, min_pos_iou=0.3,
+                           ignore_iof_thr=-1, iou_calculator=dict(type='RBbox2HBboxOverlaps2D')),
+             sampler=_crpn_sampler, allowed_border=-1, pos_weight=-1, debug=False)],
+    rpn_proposal=_crpn_proposal)
+crpn_test_cfg = dict(rpn=dict(nms_pre=1000, max_per_img=300, nms=dict(type='nms', iou_threshold=0.5), min_bbox_size=0))
