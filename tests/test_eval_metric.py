@@ -1,9 +1,9 @@
 """SODAAMetric (registered) and the command-line tools on a tiny hand-built SODA-A folder."""
+import importlib.util
 import json
 import pickle
-import subprocess
-import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -69,6 +69,30 @@ def test_metric_merges_patches_and_evaluates_original_images(tmp_path):
     assert (tmp_path / 'task1' / 'Task1_airplane.txt').read_text() == ''
 
 
+def test_metric_through_mmengine_evaluator_with_det_data_samples(tmp_path):
+    """The real interface: MMEngine's Evaluator turns DetDataSamples (RotatedBoxes predictions, patch origin
+    in the metainfo as SODAADataset provides it) into dicts for process()."""
+    from mmdet.structures import DetDataSample
+    from mmengine.evaluator import Evaluator
+    from mmengine.structures import InstanceData
+    from mmrotate.structures.bbox import RotatedBoxes
+    ann = write_raw(tmp_path)
+    samples = []
+    for s in patch_samples():
+        stem = s['img_id']
+        ori, rest = stem.split('__', 1)
+        x, y = rest.split('__', 1)[1].split('___')
+        ds = DetDataSample(metainfo=dict(img_id=stem, ori_id=ori, x_start=int(x), y_start=int(y)))
+        p = s['pred_instances']
+        ds.pred_instances = InstanceData(bboxes=RotatedBoxes(p['bboxes']), scores=p['scores'], labels=p['labels'])
+        samples.append(ds)
+    import cfinet_rotated  # noqa: F401  (registration, as custom_imports does)
+    evaluator = Evaluator(dict(type='SODAAMetric', _scope_='mmrotate', ann_dir=str(ann)))
+    evaluator.process(data_samples=samples, data_batch={})
+    out = evaluator.evaluate(len(samples))
+    assert out['sodaa/AP'] == pytest.approx(round(EXPECTED_AP, 4))
+
+
 def test_metric_rejects_predictions_for_unknown_images(tmp_path):
     from cfinet_rotated.evaluation import SODAAMetric
     ann = write_raw(tmp_path)
@@ -80,11 +104,24 @@ def test_metric_rejects_predictions_for_unknown_images(tmp_path):
         metric.evaluate(size=1)
 
 
-def run_tool(*args):
-    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+def load_tool(name):
+    spec = importlib.util.spec_from_file_location(f'_tool_{name}', ROOT / 'tools' / f'{name}.py')
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
-def test_eval_tool_on_pickle_and_task1_folder_and_plot(tmp_path):
+@pytest.fixture
+def run_tool(capsys):
+    """Run a tool's main(argv) in this process (no interpreter start-up): -> (returncode, stdout, stderr)."""
+    def run(script, *args):
+        rc = load_tool(Path(script).stem).main([str(a) for a in args])
+        cap = capsys.readouterr()
+        return SimpleNamespace(returncode=rc, stdout=cap.out, stderr=cap.err)
+    return run
+
+
+def test_eval_tool_on_pickle_and_task1_folder_and_plot(tmp_path, run_tool):
     ann = write_raw(tmp_path)
     pkl = tmp_path / 'results.pkl'
     pkl.write_bytes(pickle.dumps(patch_samples()))
@@ -108,7 +145,7 @@ def test_eval_tool_on_pickle_and_task1_folder_and_plot(tmp_path):
         assert (tmp_path / png).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
-def test_eval_tool_bad_inputs(tmp_path):
+def test_eval_tool_bad_inputs(tmp_path, run_tool):
     ann = write_raw(tmp_path)
     empty = tmp_path / 'empty.pkl'
     empty.write_bytes(b'')
