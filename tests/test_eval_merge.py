@@ -63,3 +63,29 @@ def test_bad_predictions():
         patch_prediction(sample('P1__800__0___0', [[1, 1, 2, 2, 0]], [0.5], [12]), 5, 9)
     with pytest.raises(ValueError, match='pred_instances'):
         patch_prediction(dict(img_id='P1__800__0___0'), 5, 9)
+
+
+@pytest.mark.parametrize('box_type', ['rbox', 'hbox'])
+def test_grouped_cpu_nms_keeps_exactly_what_one_mmcv_call_per_class_keeps(box_type):
+    from mmcv.ops import nms, nms_rotated
+    from cfinet_rotated.evaluation.merge import class_wise_nms
+    rng = np.random.default_rng(1)
+    n = 300
+    c = rng.uniform(0, 300, (n, 2))
+    wh = rng.uniform(4, 40, (n, 2))
+    if box_type == 'rbox':
+        b = np.column_stack([c, wh, rng.uniform(-1.5, 1.5, n)])
+    else:
+        b = np.column_stack([c, c + wh])
+    noise = rng.normal(0, 1.5, (150, b.shape[1]))
+    if box_type == 'rbox':
+        noise[:, 4] *= 0.05  # radians
+    b = np.concatenate([b, b[:150] + noise]).astype(np.float32)
+    s = rng.permutation(len(b)).astype(np.float32) / len(b)  # distinct scores
+    lab = rng.integers(0, 2, len(b))
+    kept = class_wise_nms(b, s, lab, 0.5, box_type)
+    fn = nms_rotated if box_type == 'rbox' else nms
+    ref = np.concatenate([np.flatnonzero(lab == k)[fn(torch.from_numpy(b[lab == k]), torch.from_numpy(s[lab == k]),
+                                                      0.5)[1].numpy()] for k in (0, 1)])
+    assert 0.3 * len(b) < len(ref) < len(b)  # NMS really removed boxes
+    assert sorted(kept.tolist()) == sorted(ref.tolist())

@@ -4,14 +4,15 @@ Each patch prediction is shifted by its patch origin (``x_start``, ``y_start``) 
 ``translate_``, the patches of one original image are concatenated, and class-wise NMS removes the
 duplicates of the overlapping windows: mmcv's ``nms_rotated`` for rotated boxes, ``nms`` for horizontal ones,
 IoU 0.5 as the official ``merge_det``. Classes are looped per image (not offset into one batched call), so
-the IoUs are those of the unshifted boxes, exactly as the official per-class loop.
+the IoUs are those of the unshifted boxes, exactly as the official per-class loop; on CPU each class is
+further split into groups that cannot suppress each other (:func:`overlap_groups`).
 """
 from collections import Counter, OrderedDict
 
 import numpy as np
 import torch
 
-from .size_ap import get_box_class
+from .size_ap import box_areas, box_hulls, get_box_class
 
 
 def parse_patch_id(stem):
@@ -89,23 +90,64 @@ def patch_prediction(sample, box_dim, num_classes, warnings=None):
                 bboxes=bboxes, scores=scores, labels=labels)
 
 
+def overlap_groups(hulls, areas, iou_thr):
+    """Group boxes so that every pair with IoU >= ``iou_thr`` lies in one group (connected components of
+    the pairs whose axis-aligned hulls intersect by at least ``iou_thr (A1 + A2) / (1 + iou_thr)``, a
+    necessary condition for that IoU). Returns a component label per box."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    n = len(hulls)
+    order = np.argsort(hulls[:, 0], kind='stable')
+    x1 = hulls[order, 0]
+    # sweep: box order[i] can only overlap the boxes after it whose x1 is below its x2
+    end = np.searchsorted(x1, hulls[order, 2], side='left')
+    cnt = np.maximum(end - np.arange(n) - 1, 0)
+    a = np.repeat(np.arange(n), cnt)
+    b = a + 1 + (np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+    a, b = order[a], order[b]
+    iw = np.minimum(hulls[a, 2], hulls[b, 2]) - np.maximum(hulls[a, 0], hulls[b, 0])
+    ih = np.minimum(hulls[a, 3], hulls[b, 3]) - np.maximum(hulls[a, 1], hulls[b, 1])
+    ok = (iw > 0) & (ih > 0)
+    ok &= np.where(ok, iw * ih, 0) >= iou_thr / (1 + iou_thr) * (1 - 1e-3) * (areas[a] + areas[b])
+    graph = coo_matrix((np.ones(int(ok.sum())), (a[ok], b[ok])), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
 def class_wise_nms(bboxes, scores, labels, iou_thr, box_type='rbox', device='cpu'):
-    """Indices kept by per-class NMS (mmcv ``nms_rotated`` / ``nms``), sorted by class then score."""
+    """Indices kept by per-class NMS with mmcv's ``nms_rotated`` (rotated) / ``nms`` (horizontal).
+
+    On CPU the boxes of a class are first split into groups that cannot suppress each other (see
+    :func:`overlap_groups`) and mmcv's NMS runs per group: the same kept set as one call per class (NMS only
+    acts along pairs with IoU >= iou_thr), without the CPU kernel's all-pairs IoU (5000 boxes: 18 s -> ms).
+    """
     from mmcv.ops import nms, nms_rotated
     box_cls = get_box_class(box_type)
-    keep = []
+    nms_fn = nms_rotated if box_cls.box_dim == 5 else nms
     if len(scores) == 0:
         return np.zeros(0, dtype=np.int64)
-    b = torch.from_numpy(np.ascontiguousarray(bboxes, dtype=np.float32)).to(device)
-    s = torch.from_numpy(np.ascontiguousarray(scores, dtype=np.float32)).to(device)
+    bboxes = np.ascontiguousarray(bboxes, dtype=np.float32)
+    scores = np.ascontiguousarray(scores, dtype=np.float32)
+    b = torch.from_numpy(bboxes).to(device)
+    s = torch.from_numpy(scores).to(device)
+    keep = []
     for c in np.unique(labels):
         idx = np.flatnonzero(labels == c)
-        ti = torch.from_numpy(idx).to(device)
-        if box_cls.box_dim == 5:
-            _, k = nms_rotated(b[ti], s[ti], float(iou_thr))
-        else:
-            _, k = nms(b[ti], s[ti], float(iou_thr))
-        keep.append(idx[k.cpu().numpy()])
+        if str(device) != 'cpu':
+            ti = torch.from_numpy(idx).to(device)
+            keep.append(idx[nms_fn(b[ti], s[ti], float(iou_thr))[1].cpu().numpy()])
+            continue
+        groups = overlap_groups(box_hulls(bboxes[idx], box_cls), box_areas(bboxes[idx], box_cls), iou_thr)
+        size = np.bincount(groups)
+        single = size[groups] == 1
+        keep.append(idx[single])  # a box alone in its group suppresses nothing and is never suppressed
+        multi = idx[~single]
+        g = groups[~single]
+        o = np.argsort(g, kind='stable')
+        multi, g = multi[o], g[o]
+        bounds = np.flatnonzero(np.diff(g)) + 1
+        for part in np.split(multi, bounds) if len(multi) else []:
+            t = torch.from_numpy(part)
+            keep.append(part[nms_fn(b[t], s[t], float(iou_thr))[1].numpy()])
     return np.concatenate(keep)
 
 
