@@ -5,7 +5,6 @@ import pickle
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 import torch
 
@@ -91,6 +90,17 @@ def test_metric_through_mmengine_evaluator_with_det_data_samples(tmp_path):
     evaluator.process(data_samples=samples, data_batch={})
     out = evaluator.evaluate(len(samples))
     assert out['sodaa/AP'] == pytest.approx(round(EXPECTED_AP, 4))
+
+
+def test_metric_format_only_writes_task1_and_no_metrics(tmp_path):
+    from cfinet_rotated.evaluation import SODAAMetric
+    metric = SODAAMetric(ann_dir=str(write_raw(tmp_path)), format_only=True, outfile_prefix=str(tmp_path / 'sub'))
+    metric.process({}, patch_samples())
+    assert metric.evaluate(size=3) == {}
+    assert len((tmp_path / 'sub_Task1' / 'Task1_small-vehicle.txt').read_text().splitlines()) == 2
+    assert not (tmp_path / 'sub.metrics.json').exists()
+    with pytest.raises(ValueError, match='format_only needs'):
+        SODAAMetric(ann_dir='x', format_only=True)
 
 
 def test_metric_rejects_predictions_for_unknown_images(tmp_path):
