@@ -1,0 +1,147 @@
+"""Training-iteration and inference time of baseline, CRPN-only, FI-only and CFINet, as ratios to the baseline.
+
+    python tools/benchmark_speed.py [--pipeline rotated-faster-rcnn|oriented-rcnn] [--iters 5] [--rounds 3]
+
+Builds the four tiny CPU configs of one pipeline (random initialisation), feeds all of them the same
+synthetic batch (800x800 images with small rotated objects; no data set needed) and times, in interleaved
+rounds so that load changes on a shared machine hit every model alike, ``test_step`` per image (first, at
+the common seeded initial weights) and ``train_step`` (forward, backward, SGD update; after 2 warm-up
+iterations). The FI exemplar sets are filled first (``--no-fill-exemplars`` to
+start empty) so that training is timed in the steady state, not at the cold start. The medians over the
+rounds are printed; the last line is ``infer_ratio=<f> train_ratio=<f>`` (CFINet over baseline).
+Targets (issue 5): inference <= 1.3x, training iteration <= 1.6x.
+"""
+import argparse
+import statistics
+import time
+
+import torch
+from mmdet.structures import DetDataSample
+from mmengine.config import Config
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import init_default_scope
+from mmengine.structures import InstanceData
+
+import cfinet_rotated  # noqa: F401
+from mmrotate.registry import MODELS
+from mmrotate.structures.bbox import RotatedBoxes
+
+CONFIGS = {
+    'rotated-faster-rcnn': dict(
+        baseline='configs/baselines/rotated-faster-rcnn_tiny_sample.py',
+        crpn='configs/crpn/rotated-faster-rcnn_crpn_tiny_sample.py',
+        fi='configs/fi/rotated-faster-rcnn_fi_tiny_sample.py',
+        cfinet='configs/cfinet/rotated-faster-rcnn_cfinet_tiny_sample.py'),
+    'oriented-rcnn': dict(
+        baseline='configs/baselines/oriented-rcnn_tiny_sample.py',
+        crpn='configs/crpn/oriented-rcnn_crpn_tiny_sample.py',
+        fi='configs/fi/oriented-rcnn_fi_tiny_sample.py',
+        cfinet='configs/cfinet/oriented-rcnn_cfinet_tiny_sample.py'),
+}
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--pipeline', choices=sorted(CONFIGS), default='rotated-faster-rcnn')
+    p.add_argument('--iters', type=int, default=5, help='timed training iterations per round (default 5)')
+    p.add_argument('--rounds', type=int, default=3, help='interleaved measurement rounds (default 3)')
+    p.add_argument('--batch-size', type=int, default=2)
+    p.add_argument('--img-size', type=int, default=800)
+    p.add_argument('--objects', type=int, default=40, help='objects per image (default 40)')
+    p.add_argument('--no-fill-exemplars', action='store_true', help='time FI with empty exemplar sets')
+    p.add_argument('--models', nargs='+', choices=['baseline', 'crpn', 'fi', 'cfinet'],
+                   default=['baseline', 'crpn', 'fi', 'cfinet'], help='models to time (baseline is always in)')
+    p.add_argument('--threads', type=int, default=None, help='torch threads (default: torch default)')
+    return p.parse_args()
+
+
+def synthetic_batch(num_imgs, size, num_objs, seed=0):
+    """Images (uint8) with bright rotated rectangles and their RotatedBoxes, 9 classes."""
+    g = torch.Generator().manual_seed(seed)
+    inputs, samples = [], []
+    for _ in range(num_imgs):
+        img = torch.randint(0, 60, (3, size, size), generator=g, dtype=torch.uint8)
+        cxcy = torch.rand(num_objs, 2, generator=g) * (size - 80) + 40
+        wh = torch.rand(num_objs, 2, generator=g) * 28 + 6
+        ang = (torch.rand(num_objs, 1, generator=g) - 0.5) * 3.1
+        boxes = torch.cat([cxcy, wh, ang], 1)
+        for (cx, cy, w, h, _) in boxes.tolist():  # paint the (hull of the) object so it is learnable
+            img[:, int(cy - h / 2):int(cy + h / 2), int(cx - w / 2):int(cx + w / 2)] = 200
+        labels = torch.randint(0, 9, (num_objs, ), generator=g)
+        ds = DetDataSample(metainfo=dict(img_shape=(size, size), ori_shape=(size, size), scale_factor=(1., 1.),
+                                         img_id='synthetic', ori_id='synthetic', x_start=0, y_start=0))
+        ds.gt_instances = InstanceData(bboxes=RotatedBoxes(boxes), labels=labels)
+        inputs.append(img)
+        samples.append(ds)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def build(cfg_path, fill_exemplars):
+    cfg = Config.fromfile(cfg_path)
+    init_default_scope(cfg.get('default_scope', 'mmrotate'))
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    optim = build_optim_wrapper(model, cfg.optim_wrapper)
+    ex = getattr(model.roi_head, 'exemplar_set', None)
+    if ex is not None and fill_exemplars:
+        ex.feats.normal_()
+        ex.count.fill_(ex.capacity)
+    return model, optim
+
+
+def time_train(model, optim, batch, iters):
+    model.train()
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        model.train_step(batch, optim)
+    return (time.perf_counter() - t0) / iters
+
+
+@torch.no_grad()
+def time_infer(model, batch):
+    model.eval()
+    t0 = time.perf_counter()
+    for img, ds in zip(batch['inputs'], batch['data_samples']):
+        model.test_step(dict(inputs=[img], data_samples=[ds.clone()]))
+    return (time.perf_counter() - t0) / len(batch['inputs'])
+
+
+def main():
+    args = parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    batch = synthetic_batch(args.batch_size, args.img_size, args.objects)
+    names = ['baseline'] + [m for m in args.models if m != 'baseline']
+    models = {}
+    for name in names:  # same seed: the parts the models share start from the same weights
+        torch.manual_seed(0)
+        models[name] = build(CONFIGS[args.pipeline][name], not args.no_fill_exemplars)
+    train = {name: [] for name in models}
+    infer = {name: [] for name in models}
+    # inference first, at the common initial weights (the number of detections, hence NMS time, depends
+    # on the weights); then training, after two warm-up iterations per model
+    for name, (model, _) in models.items():
+        time_infer(model, batch)
+    for r in range(args.rounds):
+        for name, (model, _) in models.items():
+            infer[name].append(time_infer(model, batch))
+    for name, (model, optim) in models.items():
+        time_train(model, optim, batch, 2)
+    for r in range(args.rounds):
+        for name, (model, optim) in models.items():
+            train[name].append(time_train(model, optim, batch, args.iters))
+        print(f'round {r + 1}/{args.rounds} done', flush=True)
+    base_t, base_i = statistics.median(train['baseline']), statistics.median(infer['baseline'])
+    print(f'\n{args.pipeline}, tiny configs, CPU ({torch.get_num_threads()} threads), batch {args.batch_size} x '
+          f'{args.img_size}px, {args.objects} objects/image, medians of {args.rounds} rounds')
+    print(f'{"model":10s} {"train s/iter":>13s} {"ratio":>6s} {"infer s/img":>12s} {"ratio":>6s}')
+    for name in models:
+        t, i = statistics.median(train[name]), statistics.median(infer[name])
+        print(f'{name:10s} {t:13.3f} {t / base_t:6.2f} {i:12.3f} {i / base_i:6.2f}')
+    last = 'cfinet' if 'cfinet' in models else names[-1]
+    print(f'infer_ratio={statistics.median(infer[last]) / base_i:.3f} '
+          f'train_ratio={statistics.median(train[last]) / base_t:.3f}' + ('' if last == 'cfinet' else f' ({last})'))
+
+
+if __name__ == '__main__':
+    main()

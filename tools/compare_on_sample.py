@@ -1,0 +1,81 @@
+"""Train the tiny baseline and CFINet configs on the embedded sample and print their size-subset AP side by side.
+
+    python tools/compare_on_sample.py [--iters 300] [--pipeline rotated-faster-rcnn|oriented-rcnn]
+                                      [--work-dir work_dirs/compare_on_sample] [--seed 0]
+
+Each model is trained for ``--iters`` iterations (batch 2, CPU, random initialisation) on
+data/sample_split (made from data/sample with tools/data/sodaa_split.py when missing), exactly as
+tools/train.py would (MMEngine Runner from the config), then tested on the same patches with SODAAMetric
+(patch merge, COCO-style rotated AP over Small / eS / rS / gS / Normal against data/sample/Annotations).
+A smoke-scale comparison, not a benchmark: the sample has a handful of images and training and test
+images coincide.
+"""
+import argparse
+import os.path as osp
+import subprocess
+import sys
+
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from cfinet_rotated.utils import allow_mmengine_checkpoints
+
+CONFIGS = {
+    'rotated-faster-rcnn': dict(baseline='configs/baselines/rotated-faster-rcnn_tiny_sample.py',
+                                cfinet='configs/cfinet/rotated-faster-rcnn_cfinet_tiny_sample.py'),
+    'oriented-rcnn': dict(baseline='configs/baselines/oriented-rcnn_tiny_sample.py',
+                          cfinet='configs/cfinet/oriented-rcnn_cfinet_tiny_sample.py'),
+}
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--iters', type=int, default=300, help='training iterations per model (default 300)')
+    p.add_argument('--pipeline', choices=sorted(CONFIGS), default='rotated-faster-rcnn')
+    p.add_argument('--work-dir', default='work_dirs/compare_on_sample')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--raw', default='data/sample', help='raw sample (Images/, Annotations/)')
+    p.add_argument('--split', default='data/sample_split', help='split patches (made when missing)')
+    return p.parse_args()
+
+
+def ensure_split(raw, split):
+    if osp.isdir(osp.join(split, 'Annotations')):
+        return
+    if not osp.isdir(osp.join(raw, 'Annotations')):
+        sys.exit(f'compare_on_sample: no raw sample at {raw}/Annotations (python tools/data/make_sample.py)')
+    print(f'splitting {raw} into {split} ...', flush=True)
+    subprocess.run([sys.executable, 'tools/data/sodaa_split.py', '--src', raw, '--dst', split], check=True)
+
+
+def train_and_test(name, cfg_path, args):
+    cfg = Config.fromfile(cfg_path)
+    cfg.work_dir = osp.join(args.work_dir, name)
+    cfg.launcher = 'none'
+    cfg.randomness = dict(seed=args.seed)
+    cfg.train_cfg.max_iters = args.iters
+    cfg.train_cfg.val_interval = 10 ** 9
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False, interval=args.iters,
+                                        max_keep_ckpts=1)
+    for loader in ('train_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.data_root = args.split.rstrip('/') + '/'
+    cfg.test_evaluator.ann_dir = osp.join(args.raw, 'Annotations') + '/'
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    return runner.test()
+
+
+def main():
+    args = parse_args()
+    allow_mmengine_checkpoints()
+    ensure_split(args.raw, args.split)
+    results = {name: train_and_test(name, path, args) for name, path in CONFIGS[args.pipeline].items()}
+    keys = [k for k in results['baseline'] if k in results['cfinet']]
+    print(f'\n{args.pipeline} tiny configs, {args.iters} iterations each, sample {args.split}')
+    print(f'{"metric":22s} {"baseline":>9s} {"cfinet":>9s}')
+    for k in keys:
+        print(f'{k:22s} {results["baseline"][k]:9.4f} {results["cfinet"][k]:9.4f}')
+
+
+if __name__ == '__main__':
+    main()
