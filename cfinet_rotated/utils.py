@@ -7,19 +7,22 @@ import torch
 from mmengine.config import Config, DictAction  # noqa: F401  (re-exported for tools)
 
 
-def allow_mmengine_checkpoints():
-    """Let ``torch.load(weights_only=True)`` (the torch >= 2.6 default) read MMEngine checkpoints.
+def mmengine_checkpoint_globals():
+    """A context in which ``torch.load(weights_only=True)`` (torch >= 2.6 default) reads MMEngine checkpoints.
 
     mmengine 0.10.7 calls ``torch.load`` without ``weights_only``; its checkpoints pickle the message hub's
-    ``HistoryBuffer`` (numpy arrays inside) and numpy scalars, which the safe unpickler rejects, so
-    ``--resume`` fails (open-mmlab/mmengine#1655). Instead of turning the check off for every load, this
-    allow-lists exactly those classes; everything else still goes through the safe unpickler.
+    ``HistoryBuffer`` (numpy arrays inside, and its statistics methods as ``getattr(HistoryBuffer, 'min')``)
+    and numpy scalars, which the safe unpickler rejects, so ``--resume`` and ``tools/test.py`` fail
+    (open-mmlab/mmengine#1655). Instead of turning the check off, this allow-lists exactly those globals,
+    only while the entry point runs. ``getattr`` only reads attributes of objects that are themselves
+    allow-listed; calling what it returns is still refused unless that is allow-listed too.
     """
     from mmengine.logging import HistoryBuffer
     core = getattr(np, '_core', None) or np.core
-    allowed = [HistoryBuffer, np.ndarray, np.dtype, core.multiarray._reconstruct, core.multiarray.scalar]
+    allowed = [HistoryBuffer, np.ndarray, np.dtype, core.multiarray._reconstruct, core.multiarray.scalar,
+               getattr]
     allowed += [type(np.dtype(t)) for t in ('float64', 'float32', 'int64', 'int32', 'bool')]
-    torch.serialization.add_safe_globals(allowed)
+    return torch.serialization.safe_globals(allowed)
 
 
 def load_config(args):

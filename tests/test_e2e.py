@@ -11,8 +11,8 @@ TINY = 'configs/baselines/rotated-faster-rcnn_tiny_sample.py'
 
 
 def _data_options(split):
-    return [f'train_dataloader.dataset.data_root={split}/', f'test_dataloader.dataset.data_root={split}/',
-            f'val_dataloader.dataset.data_root={split}/']
+    return [f'train_dataloader.dataset.data_root={split}/', f'test_dataloader.dataset.data_root={split}/'
+]
 
 
 def _losses(work_dir):

@@ -10,7 +10,7 @@ from mmdet.evaluation import DumpDetResults
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from cfinet_rotated.utils import add_common_args, allow_mmengine_checkpoints, load_config, set_local_rank
+from cfinet_rotated.utils import add_common_args, load_config, mmengine_checkpoint_globals, set_local_rank
 
 
 def parse_args():
@@ -28,7 +28,6 @@ def parse_args():
 
 def main():
     args = parse_args()
-    allow_mmengine_checkpoints()
     cfg = load_config(args)
     cfg.load_from = args.checkpoint
 
@@ -47,7 +46,8 @@ def main():
         if not args.out.endswith(('.pkl', '.pickle')):
             raise ValueError(f'--out {args.out}: the output file must be a .pkl/.pickle file')
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
-    runner.test()
+    with mmengine_checkpoint_globals():
+        runner.test()
 
 
 if __name__ == '__main__':

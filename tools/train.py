@@ -6,7 +6,7 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from cfinet_rotated.utils import add_common_args, allow_mmengine_checkpoints, load_config, set_local_rank
+from cfinet_rotated.utils import add_common_args, load_config, mmengine_checkpoint_globals, set_local_rank
 
 
 def parse_args():
@@ -24,7 +24,6 @@ def parse_args():
 
 def main():
     args = parse_args()
-    allow_mmengine_checkpoints()
     cfg = load_config(args)
 
     if args.amp:
@@ -44,7 +43,8 @@ def main():
         cfg.resume, cfg.load_from = True, args.resume
 
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    runner.train()
+    with mmengine_checkpoint_globals():
+        runner.train()
 
 
 if __name__ == '__main__':
