@@ -274,3 +274,17 @@ def test_rotated_iou_matches_dotadevkit_polyiou():
            for p, q in zip(qa, qb)]
     assert (np.asarray(ref) > 0.3).sum() > 10
     np.testing.assert_allclose(ours_iou, ref, atol=2e-5)
+
+
+def test_worker_processes_give_identical_arrays():
+    rng = np.random.default_rng(7)
+    images = random_set(rng, 10, 3, integer=False)
+    a = ours(images, 3, 'rbox', (20000, ))
+    gts = [dict(bboxes=np.column_stack([(g[:, :2] + g[:, 2:]) / 2, g[:, 2:] - g[:, :2], np.zeros(len(g))]), labels=gl)
+           for g, gl, _, _, _ in images]
+    dets = [dict(bboxes=np.column_stack([(d[:, :2] + d[:, 2:]) / 2, d[:, 2:] - d[:, :2], np.zeros(len(d))]),
+                 scores=ds, labels=dl) for _, _, d, ds, dl in images]
+    b = evaluate_detections(gts, dets, 3, box_type='rbox', nproc=2)
+    assert (a.precision > 0).any()
+    np.testing.assert_array_equal(a.precision, b.precision)
+    np.testing.assert_array_equal(a.recall, b.recall)

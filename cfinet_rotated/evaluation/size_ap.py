@@ -477,7 +477,7 @@ def evaluate_detections(gts, dets, num_classes, box_type='rbox', iou_thrs=None, 
         bar = ProgressBar(num_classes)
     if nproc > 1 and num_classes > 1:
         ctx = multiprocessing.get_context('fork')
-        with ctx.Pool(min(nproc, num_classes)) as pool:
+        with ctx.Pool(min(nproc, num_classes), initializer=torch.set_num_threads, initargs=(1, )) as pool:
             for k, (pr, rc) in enumerate(pool.imap(_evaluate_class, jobs())):
                 precision[:, :, k], recall[:, k] = pr, rc
                 if bar:
