@@ -1,0 +1,194 @@
+"""Why CRPN helps on your data: how well anchors fit the ground truth, per object size (CFINet Figure 1).
+
+For every object of a SODA-A annotation folder (raw or split patches), the best IoU of any anchor of an
+anchor configuration with the object's horizontal hull, and the number of positive anchors the object
+gets under three rules: a fixed IoU threshold of 0.7 (the usual RPN rule), a fixed 0.25, and the dynamic
+threshold of Eq. (1). An anchor is positive for the object it overlaps most (as an assigner decides), if
+that IoU reaches the object's threshold; no low-quality rescue. Objects are grouped by area w*h of the
+rotated box in annotation pixels: eS [0, 144], rS (144, 400], gS (400, 1024], Normal (1024, 2000],
+Large > 2000. Prints a table and writes a PNG (histograms of best IoU, mean positives per rule).
+
+    python tools/analyze_anchors.py data/sample_split/Annotations \
+        --config configs/crpn/rotated-faster-rcnn_crpn_tiny_sample.py --out work_dirs/anchors.png
+    python tools/analyze_anchors.py data/SODA-A/divData/train/Annotations --scales 1 --ratios 0.5 1 2 \
+        --strides 4 8 16 32 64 --resize 1.5
+
+``--config`` takes the anchors of the config's RPN (``rpn_head.anchor_generator`` or, for CRPN, the first
+stage's); ``--scales/--ratios/--strides`` override them. ``--resize`` is the factor the pipeline resizes
+images by (1.5 for SODA-A's 800 -> 1200 px): anchors live in the resized image.
+"""
+import argparse
+import os.path as osp
+
+import numpy as np
+import torch
+from mmdet.structures.bbox import bbox_overlaps
+from mmengine.config import Config
+from mmengine.utils import ProgressBar, mkdir_or_exist
+
+from cfinet_rotated.datasets.sodaa_io import format_skips, list_annotation_files, load_sodaa
+from cfinet_rotated.models import dynamic_pos_iou_thr
+from mmrotate.structures.bbox import RotatedBoxes, qbox2rbox
+
+SUBSETS = (('eS', 0, 144), ('rS', 144, 400), ('gS', 400, 1024), ('Normal', 1024, 2000), ('Large', 2000, np.inf))
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Best anchor IoU and positive anchors per object, by size')
+    parser.add_argument('ann_dir', help='folder of SODA-A JSON annotations (raw images or split patches)')
+    parser.add_argument('--config', help='take the anchor generator from this config (RPN or CRPN)')
+    parser.add_argument('--scales', type=float, nargs='+', help='anchor scales (default: CRPN, 2)')
+    parser.add_argument('--ratios', type=float, nargs='+', help='anchor ratios (default: CRPN, 1)')
+    parser.add_argument('--strides', type=int, nargs='+', help='anchor strides (default: CRPN, 4 8 16 32)')
+    parser.add_argument('--resize', type=float, default=1.0, help='image resize factor of the pipeline')
+    parser.add_argument('--mode', choices=['paper', 'official'], default='paper', help='Eq. (1) mode')
+    parser.add_argument('--max-files', type=int, help='only the first N annotation files')
+    parser.add_argument('--out', default='work_dirs/analyze_anchors.png', help='PNG to write')
+    return parser.parse_args()
+
+
+def anchor_config(args):
+    """``(scales, ratios, strides)`` from the config and the command line."""
+    cfg = dict(scales=[2.0], ratios=[1.0], strides=[4, 8, 16, 32])
+    if args.config:
+        head = Config.fromfile(args.config).model.rpn_head
+        gen = head.get('anchor_generator') or head['stages'][0].get('anchor_generator')
+        if gen is None:
+            raise SystemExit(f'{args.config}: no anchor_generator in model.rpn_head (or its first stage)')
+        cfg.update({k: list(gen[k]) for k in ('scales', 'ratios', 'strides') if k in gen})
+    for k in ('scales', 'ratios', 'strides'):
+        if getattr(args, k):
+            cfg[k] = getattr(args, k)
+    return cfg
+
+
+def grid_anchors(extent_w, extent_h, scales, ratios, strides):
+    """All anchors (N, 4) of an image covering ``[0, extent]``, MMDetection's AnchorGenerator layout
+    (``center_offset=0``: anchors centred on the grid points)."""
+    from mmdet.models.task_modules.prior_generators import AnchorGenerator
+    gen = AnchorGenerator(strides=strides, ratios=ratios, scales=scales)
+    sizes = [(int(np.ceil(extent_h / s)) + 1, int(np.ceil(extent_w / s)) + 1) for s in strides]
+    return torch.cat(gen.grid_priors(sizes, device='cpu'))
+
+
+def analyze_image(polys, anchors_fn, resize, mode, max_pairs=20_000_000):
+    """Best anchor IoU and positives per rule for the objects of one image.
+
+    Returns ``(areas, best_iou, positives)`` with ``positives`` a dict rule -> (G,) counts.
+    """
+    rboxes = RotatedBoxes(qbox2rbox(torch.as_tensor(polys, dtype=torch.float32)))
+    areas = rboxes.areas  # annotation pixels (before any resize)
+    hull = rboxes.convert_to('hbox').tensor * resize
+    extent = hull[:, 2:].max(dim=0).values
+    anchors = anchors_fn(float(extent[0]), float(extent[1]))
+    thrs = {'IoU>=0.7': torch.full_like(areas, 0.7), 'IoU>=0.25': torch.full_like(areas, 0.25),
+            f'Eq.(1) {mode}': dynamic_pos_iou_thr(areas, mode)}
+    g = len(areas)
+    best = torch.zeros(g)
+    pos = {k: torch.zeros(g, dtype=torch.long) for k in thrs}
+    chunk = max(1024, max_pairs // g)  # bound the (G, n) IoU block
+    for start in range(0, len(anchors), chunk):
+        ious = bbox_overlaps(hull, anchors[start:start + chunk])  # (G, n)
+        best = torch.maximum(best, ious.max(dim=1).values)
+        m, arg = ious.max(dim=0)
+        for k, t in thrs.items():
+            keep = m >= t[arg]
+            pos[k] += torch.bincount(arg[keep], minlength=g)
+    return areas, best, pos
+
+
+def summarize(areas, best, pos):
+    """Rows of the table: subset, objects, mean/median best IoU, % best >= 0.7, per rule mean positives and
+    % objects without a positive."""
+    rows = []
+    for name, lo, hi in SUBSETS + (('all', -1, np.inf), ):
+        sel = (areas > lo) & (areas <= hi) if name != 'eS' else (areas <= hi)
+        n = int(sel.sum())
+        row = [name, n]
+        if n == 0:
+            rows.append(row + ['-'] * (3 + 2 * len(pos)))
+            continue
+        b = best[sel]
+        row += [f'{b.mean():.3f}', f'{np.median(b):.3f}', f'{100 * (b >= 0.7).mean():.1f}']
+        for counts in pos.values():
+            c = counts[sel]
+            row += [f'{c.mean():.2f}', f'{100 * (c == 0).mean():.1f}']
+        rows.append(row)
+    return rows
+
+
+def plot(path, areas, best, pos):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    bins = np.linspace(0, 1, 21)
+    names = [s[0] for s in SUBSETS[:4]]
+    for name, lo, hi in SUBSETS[:4]:
+        sel = (areas > lo) & (areas <= hi) if name != 'eS' else (areas <= hi)
+        if sel.any():
+            ax1.hist(best[sel], bins=bins, histtype='step', linewidth=2, density=True, label=f'{name} ({sel.sum()})')
+    ax1.axvline(0.7, color='k', linestyle='--', linewidth=1)
+    ax1.set_xlabel('best anchor IoU per object')
+    ax1.set_ylabel('density')
+    ax1.set_title('Best anchor IoU by object size (cf. CFINet Fig. 1)')
+    ax1.legend()
+    width = 0.8 / len(pos)
+    for i, (rule, counts) in enumerate(pos.items()):
+        means = []
+        for name, lo, hi in SUBSETS[:4]:
+            sel = (areas > lo) & (areas <= hi) if name != 'eS' else (areas <= hi)
+            means.append(counts[sel].mean() if sel.any() else 0.0)
+        ax2.bar(np.arange(len(names)) + i * width, means, width, label=rule)
+    ax2.set_xticks(np.arange(len(names)) + width * (len(pos) - 1) / 2, names)
+    ax2.set_ylabel('positive anchors per object (mean)')
+    ax2.set_title('Positives per object by rule')
+    ax2.legend()
+    fig.tight_layout()
+    mkdir_or_exist(osp.dirname(osp.abspath(path)))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main():
+    args = parse_args()
+    acfg = anchor_config(args)
+    files = list_annotation_files(args.ann_dir)[:args.max_files]
+    print(f'anchors: scales {acfg["scales"]}, ratios {acfg["ratios"]}, strides {acfg["strides"]}; '
+          f'resize x{args.resize}; {len(files)} annotation files')
+    all_areas, all_best, all_pos, skipped = [], [], {}, {}
+    bar = ProgressBar(len(files))
+    for f in files:
+        ann = load_sodaa(f)
+        for reason, n in ann.skipped.items():
+            skipped[reason] = skipped.get(reason, 0) + n
+        if len(ann.polys):
+            areas, best, pos = analyze_image(
+                ann.polys, lambda w, h: grid_anchors(w, h, acfg['scales'], acfg['ratios'], acfg['strides']),
+                args.resize, args.mode)
+            all_areas.append(areas)
+            all_best.append(best)
+            for k, v in pos.items():
+                all_pos.setdefault(k, []).append(v)
+        bar.update()
+    print()
+    if skipped:
+        print(f'skipped polygons: {format_skips(skipped)}')
+    if not all_areas:
+        raise SystemExit(f'{args.ann_dir}: no objects')
+    areas = torch.cat(all_areas).numpy()
+    best = torch.cat(all_best).numpy()
+    pos = {k: torch.cat(v).numpy() for k, v in all_pos.items()}
+    header = ['subset', 'objects', 'best IoU mean', 'median', '% >=0.7']
+    for rule in pos:
+        header += [f'{rule} pos/obj', '% none']
+    rows = summarize(areas, best, pos)
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+    for r in [header] + rows:
+        print('  '.join(str(v).rjust(w) for v, w in zip(r, widths)))
+    plot(args.out, areas, best, pos)
+    print(f'figure written to {args.out}')
+
+
+if __name__ == '__main__':
+    main()
