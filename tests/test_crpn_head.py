@@ -118,14 +118,17 @@ def test_stage1_loss_hand_computed():
     assert sum(losses['loss_rpn_reg']).item() == pytest.approx(9 * (4 * 2 / 3 + 0.75) / (85 / 200), rel=1e-4)
 
 
-@pytest.mark.parametrize('oriented', [False, True])
-def test_training_step_finite_and_proposals(oriented):
+@pytest.mark.parametrize('oriented,gt_type', [(False, 'rbox'), (True, 'rbox'), (False, 'hbox')])
+def test_training_step_finite_and_proposals(oriented, gt_type):
+    """Both proposal forms on rotated ground truth, and the horizontal form on horizontal ground truth (SODA-D)."""
     torch.manual_seed(0)
     head = MODELS.build(crpn_cfg(oriented=oriented))
     head.init_weights()
     x = tuple(f.requires_grad_() for f in features(64, batch=2))
     gts = [RotatedBoxes(torch.tensor([[20.0, 20.0, 10.0, 4.0, 0.3], [40.0, 44.0, 6.0, 6.0, -0.7]])),
            RotatedBoxes(torch.zeros(0, 5))]  # second image: no object
+    if gt_type == 'hbox':
+        gts = [g.convert_to('hbox') for g in gts]
     samples = [sample(g, 64, scale=1.5) for g in gts]
     proposal_cfg = ConfigDict(nms_pre=2000, max_per_img=30, nms=dict(type='nms', iou_threshold=0.8), min_bbox_size=0)
     losses, proposals = head.loss_and_predict(x, samples, proposal_cfg=proposal_cfg)
