@@ -161,8 +161,6 @@ def average_recall(ious, areas):
 def main():
     args = parse_args()
     torch.set_num_threads(args.threads)
-    from cfinet_rotated.utils import allow_mmengine_checkpoints
-    allow_mmengine_checkpoints()
     models = {}
     for name, path in (('rpn', args.rpn_config), ('crpn', args.crpn_config)):
         print_log(f'training {name} ({path}) for {args.iters} iterations', logger='current')
