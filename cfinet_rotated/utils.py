@@ -38,8 +38,8 @@ def load_config(args):
     return cfg
 
 
-def add_common_args(parser):
-    """The options MMRotate's train.py and test.py share."""
+def parse_args_with_common(parser):
+    """Add the options MMRotate's train.py and test.py share, parse, and export ``LOCAL_RANK``."""
     parser.add_argument('--work-dir', help='the directory to save logs and models')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
@@ -47,9 +47,13 @@ def add_common_args(parser):
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
                         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    return parser
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
 
 
-def set_local_rank(args):
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
+def build_runner(cfg):
+    """The runner a config asks for (``runner_type``), MMEngine's ``Runner`` by default."""
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)

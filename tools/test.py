@@ -7,10 +7,8 @@ import argparse
 import os.path as osp
 
 from mmdet.evaluation import DumpDetResults
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
-from cfinet_rotated.utils import add_common_args, load_config, mmengine_checkpoint_globals, set_local_rank
+from cfinet_rotated.utils import build_runner, load_config, mmengine_checkpoint_globals, parse_args_with_common
 
 
 def parse_args():
@@ -21,9 +19,7 @@ def parse_args():
     parser.add_argument('--show', action='store_true', help='show the predictions')
     parser.add_argument('--show-dir', help='save images with drawn predictions to this folder')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of --show (s)')
-    args = add_common_args(parser).parse_args()
-    set_local_rank(args)
-    return args
+    return parse_args_with_common(parser)
 
 
 def main():
@@ -41,7 +37,7 @@ def main():
         if args.show_dir:
             vis['test_out_dir'] = osp.abspath(args.show_dir)
 
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    runner = build_runner(cfg)
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):
             raise ValueError(f'--out {args.out}: the output file must be a .pkl/.pickle file')

@@ -3,10 +3,8 @@ import argparse
 import logging
 
 from mmengine.logging import print_log
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
-from cfinet_rotated.utils import add_common_args, load_config, mmengine_checkpoint_globals, set_local_rank
+from cfinet_rotated.utils import build_runner, load_config, mmengine_checkpoint_globals, parse_args_with_common
 
 
 def parse_args():
@@ -17,9 +15,7 @@ def parse_args():
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from CKPT, or from the latest checkpoint in the work dir when no CKPT is given')
-    args = add_common_args(parser).parse_args()
-    set_local_rank(args)
-    return args
+    return parse_args_with_common(parser)
 
 
 def main():
@@ -42,7 +38,7 @@ def main():
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
 
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    runner = build_runner(cfg)
     with mmengine_checkpoint_globals():
         runner.train()
 

@@ -63,19 +63,9 @@ val_dataloader = dict(
         test_mode=True,
         pipeline=test_pipeline))
 test_dataloader = dict(
-    _delete_=True,
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='divData/test/Annotations/',
-        data_prefix=dict(img_path='divData/test/Images/'),
-        test_mode=True,
-        pipeline=test_pipeline))
+    val_dataloader,
+    dataset=dict(val_dataloader['dataset'], ann_file='divData/test/Annotations/',
+                 data_prefix=dict(img_path='divData/test/Images/')))
 # patch predictions are merged per original image and scored against the raw (unsplit) annotations
 val_evaluator = dict(_delete_=True, type='SODAAMetric', ann_dir=data_root + 'rawData/val/Annotations/')
 test_evaluator = dict(_delete_=True, type='SODAAMetric', ann_dir=data_root + 'rawData/test/Annotations/')
