@@ -14,7 +14,8 @@ FULL = ['configs/fi/rotated-faster-rcnn_r50_fpn_fi_1x_sodaa.py', 'configs/fi/ori
         'configs/cfinet/rotated-faster-rcnn_r50_fpn_cfinet_1x_sodaa.py',
         'configs/cfinet/oriented-rcnn_r50_fpn_cfinet_1x_sodaa.py']
 TINY = ['configs/fi/rotated-faster-rcnn_fi_tiny_sample.py', 'configs/fi/oriented-rcnn_fi_tiny_sample.py',
-        'configs/cfinet/rotated-faster-rcnn_cfinet_tiny_sample.py', 'configs/cfinet/oriented-rcnn_cfinet_tiny_sample.py']
+        'configs/cfinet/rotated-faster-rcnn_cfinet_tiny_sample.py',
+        'configs/cfinet/oriented-rcnn_cfinet_tiny_sample.py']
 
 
 @pytest.mark.parametrize('path', FULL + TINY)

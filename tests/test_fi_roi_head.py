@@ -183,7 +183,8 @@ def test_default_inference_is_the_plain_standard_roi_head():
         b = plain.predict(x, copy.deepcopy(rpn), samples, rescale=False)
         head.feature_reweight = True  # the official channel attention changes the features
         c = head.predict(x, copy.deepcopy(rpn), samples, rescale=False)
-    assert torch.equal(a[0].scores, b[0].scores) and torch.equal(get_box_tensor(a[0].bboxes), get_box_tensor(b[0].bboxes))
+    assert torch.equal(a[0].scores, b[0].scores)
+    assert torch.equal(get_box_tensor(a[0].bboxes), get_box_tensor(b[0].bboxes))
     assert not torch.equal(a[0].scores, c[0].scores)
 
 

@@ -6,9 +6,15 @@ Builds the four tiny CPU configs of one pipeline (random initialisation), feeds 
 synthetic batch (800x800 images with small rotated objects; no data set needed) and times, in interleaved
 rounds so that load changes on a shared machine hit every model alike, ``test_step`` per image (first, at
 the common seeded initial weights) and ``train_step`` (forward, backward, SGD update; after 2 warm-up
-iterations). The FI exemplar sets are filled first (``--no-fill-exemplars`` to
-start empty) so that training is timed in the steady state, not at the cold start. The medians over the
-rounds are printed; the last line is ``infer_ratio=<f> train_ratio=<f>`` (CFINet over baseline).
+iterations). The FI exemplar sets are filled first (``--no-fill-exemplars`` to start empty) so that training is timed in the steady state, not at the cold start.
+
+Two settings keep the comparison about the architectures, not about the state of a random network:
+training runs with lr 0 (``--keep-lr`` to change; the SGD step still runs), because a few updates of a
+random detector change its number of proposals, and hence the cost of everything after the RPN, by an
+order of magnitude; and all models test with ``score_thr`` 0.3 (``--score-thr``), because a random box
+head scores every class about 1/10, so the configs' 0.05 keeps all proposals x 9 classes and rotated NMS
+on them dominates. The medians over the rounds are printed; the last line is
+``infer_ratio=<f> train_ratio=<f>`` (CFINet over baseline).
 Targets (issue 5): inference <= 1.3x, training iteration <= 1.6x.
 """
 import argparse
@@ -18,6 +24,7 @@ import time
 import torch
 from mmdet.structures import DetDataSample
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
@@ -48,6 +55,9 @@ def parse_args():
     p.add_argument('--batch-size', type=int, default=2)
     p.add_argument('--img-size', type=int, default=800)
     p.add_argument('--objects', type=int, default=40, help='objects per image (default 40)')
+    p.add_argument('--score-thr', type=float, default=0.3,
+                   help='test score threshold for all models (default 0.3; see the module docstring)')
+    p.add_argument('--keep-lr', action='store_true', help='train with the config lr instead of lr 0')
     p.add_argument('--no-fill-exemplars', action='store_true', help='time FI with empty exemplar sets')
     p.add_argument('--models', nargs='+', choices=['baseline', 'crpn', 'fi', 'cfinet'],
                    default=['baseline', 'crpn', 'fi', 'cfinet'], help='models to time (baseline is always in)')
@@ -76,14 +86,17 @@ def synthetic_batch(num_imgs, size, num_objs, seed=0):
     return dict(inputs=inputs, data_samples=samples)
 
 
-def build(cfg_path, fill_exemplars):
+def build(cfg_path, args):
     cfg = Config.fromfile(cfg_path)
+    if not args.keep_lr:  # every timed iteration sees the same (initial) weights, hence the same work
+        cfg.optim_wrapper.optimizer.lr = 0.0
+    cfg.model.test_cfg.rcnn.score_thr = args.score_thr
     init_default_scope(cfg.get('default_scope', 'mmrotate'))
     model = MODELS.build(cfg.model)
     model.init_weights()
     optim = build_optim_wrapper(model, cfg.optim_wrapper)
     ex = getattr(model.roi_head, 'exemplar_set', None)
-    if ex is not None and fill_exemplars:
+    if ex is not None and not args.no_fill_exemplars:
         ex.feats.normal_()
         ex.count.fill_(ex.capacity)
     return model, optim
@@ -108,6 +121,7 @@ def time_infer(model, batch):
 
 def main():
     args = parse_args()
+    MMLogger.get_instance('benchmark_speed', log_level='WARNING')  # no per-parameter init_weights log
     if args.threads:
         torch.set_num_threads(args.threads)
     batch = synthetic_batch(args.batch_size, args.img_size, args.objects)
@@ -115,7 +129,7 @@ def main():
     models = {}
     for name in names:  # same seed: the parts the models share start from the same weights
         torch.manual_seed(0)
-        models[name] = build(CONFIGS[args.pipeline][name], not args.no_fill_exemplars)
+        models[name] = build(CONFIGS[args.pipeline][name], args)
     train = {name: [] for name in models}
     infer = {name: [] for name in models}
     # inference first, at the common initial weights (the number of detections, hence NMS time, depends

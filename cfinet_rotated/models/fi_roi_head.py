@@ -156,7 +156,8 @@ class FIRoIHead(StandardRoIHead):
                 dim = self.bbox_head.bbox_coder.encode_size
                 deltas = deltas.view(deltas.shape[0], -1, dim)[
                     torch.arange(deltas.shape[0], device=deltas.device), gt_labels[assigned]]
-            pred = get_box_tensor(self.bbox_head.bbox_coder.decode(get_box_tensor(priors), deltas))
+            pred = get_box_tensor(self.bbox_head.bbox_coder.decode(get_box_tensor(priors).float(),
+                                                                   deltas.float()))
             ious = _aligned_iou(pred, gts)
         return self.instance_quality(probs, ious, assigned, gt_labels)
 
