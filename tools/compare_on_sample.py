@@ -3,7 +3,7 @@
     python tools/compare_on_sample.py [--iters 300] [--pipeline rotated-faster-rcnn|oriented-rcnn]
                                       [--work-dir work_dirs/compare_on_sample] [--seed 0]
 
-Each model is trained for ``--iters`` iterations (batch 2, CPU, random initialisation) on
+Each model is trained for ``--iters`` iterations (the tiny configs' batch, CPU, random initialisation) on
 data/sample_split (made from data/sample with tools/data/sodaa_split.py when missing), exactly as
 tools/train.py would (MMEngine Runner from the config), then tested on the same patches with SODAAMetric
 (patch merge, COCO-style rotated AP over Small / eS / rS / gS / Normal against data/sample/Annotations).
@@ -16,9 +16,8 @@ import subprocess
 import sys
 
 from mmengine.config import Config
-from mmengine.runner import Runner
 
-from cfinet_rotated.utils import allow_mmengine_checkpoints
+from cfinet_rotated.utils import build_runner, mmengine_checkpoint_globals
 
 CONFIGS = {
     'rotated-faster-rcnn': dict(baseline='configs/baselines/rotated-faster-rcnn_tiny_sample.py',
@@ -54,22 +53,21 @@ def train_and_test(name, cfg_path, args):
     cfg.launcher = 'none'
     cfg.randomness = dict(seed=args.seed)
     cfg.train_cfg.max_iters = args.iters
-    cfg.train_cfg.val_interval = 10 ** 9
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False, interval=args.iters,
                                         max_keep_ckpts=1)
     for loader in ('train_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = args.split.rstrip('/') + '/'
     cfg.test_evaluator.ann_dir = osp.join(args.raw, 'Annotations') + '/'
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.train()
     return runner.test()
 
 
 def main():
     args = parse_args()
-    allow_mmengine_checkpoints()
     ensure_split(args.raw, args.split)
-    results = {name: train_and_test(name, path, args) for name, path in CONFIGS[args.pipeline].items()}
+    with mmengine_checkpoint_globals():
+        results = {name: train_and_test(name, path, args) for name, path in CONFIGS[args.pipeline].items()}
     keys = [k for k in results['baseline'] if k in results['cfinet']]
     print(f'\n{args.pipeline} tiny configs, {args.iters} iterations each, sample {args.split}')
     print(f'{"metric":22s} {"baseline":>9s} {"cfinet":>9s}')
