@@ -34,6 +34,7 @@ def test_config_values(path):
     rotated_rois = 'oriented' in path
     assert (roi.bbox_roi_extractor.type == 'RotatedSingleRoIExtractor') == rotated_rois
     assert (cfg.model.rpn_head.type == 'CoarseToFineRPNHead') == ('cfinet' in path)
+    assert roi.feat2embed.norm_cfg.num_groups == (32 if path in FULL else 8)  # >= 2 channels per group
     if path in FULL:
         assert cfg.model.backbone.depth == 50 and cfg.optim_wrapper.optimizer.lr == 0.01
         assert cfg.train_cfg.max_epochs == 12

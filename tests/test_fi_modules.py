@@ -83,7 +83,8 @@ def test_exemplar_set_checkpoint_round_trip():
 
 def test_feat2embed_shapes_and_reweight():
     torch.manual_seed(0)
-    f2e = Feat2Embed(in_channels=32, roi_size=7, hidden_channels=64, embed_channels=16)
+    gn8 = dict(type='GN', num_groups=8)
+    f2e = Feat2Embed(in_channels=32, roi_size=7, hidden_channels=64, embed_channels=16, norm_cfg=gn8)
     assert len(f2e.convs) == 3  # 7 -> 5 -> 3 -> 1, no padding
     x = torch.randn(4, 32, 7, 7)
     v = f2e(x)
@@ -93,8 +94,12 @@ def test_feat2embed_shapes_and_reweight():
     w = torch.softmax(f2e.convs(x), dim=1)
     assert torch.allclose(f2e.reweight(x), x * (1 + w))
     assert f2e(x[:0]).shape == (0, 16)
+    assert f2e(x[:1]).shape == (1, 16)  # a single RoI in training mode works
+    assert f2e.convs(x).abs().sum() > 0  # GroupNorm does not zero the 1x1 output
     with pytest.raises(ValueError, match='roi_size'):
-        Feat2Embed(in_channels=32, roi_size=6)
+        Feat2Embed(in_channels=32, roi_size=6, norm_cfg=gn8)
+    with pytest.raises(ValueError, match='channels per group'):
+        Feat2Embed(in_channels=32)  # GN(32) on 32 channels: one value per group at 1x1 -> zeros
 
 
 def test_feature_imitation_loss_against_hand_computation():

@@ -13,7 +13,7 @@ import cfinet_rotated  # noqa: F401  (registers FIRoIHead)
 from mmrotate.registry import MODELS, TASK_UTILS
 from mmrotate.structures.bbox import RotatedBoxes
 
-C = 32  # tiny channel count (GN(32) still valid)
+C = 32  # tiny channel count (GN with 8 groups in Feat2Embed)
 IMG = 128
 
 
@@ -49,7 +49,8 @@ def head_cfg(rotated_rois=False, **fi):
             pos_weight=-1, debug=False),
         test_cfg=dict(nms_pre=100, min_bbox_size=0, score_thr=0.0, max_per_img=100,
                       nms=dict(type='nms_rotated', iou_threshold=0.1)),
-        feat2embed=dict(type='Feat2Embed', hidden_channels=64, embed_channels=16),
+        feat2embed=dict(type='Feat2Embed', hidden_channels=64, embed_channels=16,
+                        norm_cfg=dict(type='GN', num_groups=8)),
         exemplar_capacity=8, num_contrast=16)
     cfg.update(fi)
     return ConfigDict(cfg)
@@ -140,6 +141,8 @@ def test_exemplars_are_pushed_then_imitated_without_gradient():
     loss1 = head.loss(x, rpn, samples)['loss_fi']
     assert loss1.item() > 0  # Γ positives of each gt
     assert head.exemplar_set.count.tolist() == [1, 1, 1]
+    assert head.loss(*make_batch(seed=2))['fi_exemplars'].item() == 6  # logged set size (3 more pushed)
+    head.exemplar_set.count.fill_(1)
     # the 3 gts x 10 Γ boxes were embedded without gradient; the 3 anchors with gradient
     assert (30, False, False) in calls and (3, True, True) in calls
     # next step: nobody is an exemplar; low-quality gts imitate the stored exemplars of their class

@@ -131,6 +131,8 @@ class FIRoIHead(StandardRoIHead):
             raise RuntimeError('FIRoIHead.bbox_loss needs the gt instances: call FIRoIHead.loss')
         bbox_results['loss_bbox']['loss_fi'] = self.feature_imitation_loss(
             x, sampling_results, bbox_results, self._fi_gt_instances)
+        # logged, not optimised (no 'loss' in the key): the size of the exemplar set
+        bbox_results['loss_bbox']['fi_exemplars'] = self.exemplar_set.count.sum().float()
         return bbox_results
 
     # ------------------------------------------------------------------ Eq. (3)

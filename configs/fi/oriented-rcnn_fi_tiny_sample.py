@@ -1,5 +1,6 @@
 # Tiny CPU FI-only Oriented R-CNN on the embedded sample (data/sample_split).
 _base_ = ['../baselines/oriented-rcnn_tiny_sample.py', './_base_/fi.py']
 
-model = dict(roi_head={{_base_.fi_roi_head}}, train_cfg=dict(rcnn={{_base_.fi_rcnn_train_cfg}}))
+# 32-channel RoI features: Feat2Embed's GroupNorm with 8 groups (see fi_roi_head_tiny)
+model = dict(roi_head={{_base_.fi_roi_head_tiny}}, train_cfg=dict(rcnn={{_base_.fi_rcnn_train_cfg}}))
 optim_wrapper = dict(paramwise_cfg={{_base_.fi_paramwise_cfg}})

@@ -34,6 +34,12 @@ class Feat2Embed(BaseModule):
         if roi_size < 3 or roi_size % 2 == 0:
             raise ValueError(f'Feat2Embed: roi_size must be odd and >= 3 (valid 3x3 convs down to 1x1), '
                              f'got {roi_size}')
+        groups = norm_cfg.get('num_groups', 1) if norm_cfg and norm_cfg.get('type') == 'GN' else 1
+        if in_channels % groups or in_channels // groups < 2:
+            # the last conv outputs 1x1 maps: with one channel per group GroupNorm turns every value into 0
+            raise ValueError(f'Feat2Embed: GroupNorm with {groups} groups needs in_channels divisible by it with '
+                             f'>= 2 channels per group (the 1x1 output would be all zeros), got in_channels='
+                             f'{in_channels}; lower norm_cfg.num_groups')
         self.in_channels = in_channels
         self.roi_size = roi_size
         self.convs = nn.Sequential(*[

@@ -23,3 +23,8 @@ fi_roi_head = dict(
 fi_rcnn_train_cfg = dict(sampler=dict(num=256, pos_fraction=0.5, add_gt_as_proposals=True))
 # official: the fc layers of Feat2Embed train at lr x 0.05
 fi_paramwise_cfg = dict(custom_keys={'roi_head.feat2embed.mlp': dict(lr_mult=0.05)})
+# tiny configs (32-channel RoI features): GroupNorm with 8 groups in Feat2Embed. GN(32) would leave one value
+# per group on the 1x1 output of the last conv, which GroupNorm sets to 0 (Feat2Embed refuses that).
+fi_roi_head_tiny = dict(
+    fi_roi_head,
+    feat2embed=dict(fi_roi_head['feat2embed'], norm_cfg=dict(type='GN', num_groups=8, requires_grad=True)))
