@@ -1,6 +1,6 @@
 # Tiny CPU Rotated Faster R-CNN on the embedded sample (data/sample, split into data/sample_split by
 # tools/data/sodaa_split.py): random initialisation (no ImageNet weights), ResNet-18 at 1/4 width, a
-# 32-channel FPN, 800 px patches without resizing, 20 iterations of batch 1 (about a minute on 2 cores).
+# 32-channel FPN, 800 px patches without resizing, 20 iterations of batch 1 (about 15 s on 2 cores).
 # A smoke-test and CI model; the other tiny configs inherit from this one.
 _base_ = ['./rotated-faster-rcnn_r50_fpn_1x_sodaa.py']
 
