@@ -13,6 +13,7 @@ model = dict(
         bbox_head=dict(in_channels=32, fc_out_channels=128)))
 train_dataloader = dict(
     batch_size=1, num_workers=0, persistent_workers=False,
+    sampler=dict(type='InfiniteSampler', shuffle=True),  # iteration-based training
     dataset=dict(
         data_root='data/sample_split/', ann_file='Annotations/', data_prefix=dict(img_path='Images/'),
         pipeline=[
