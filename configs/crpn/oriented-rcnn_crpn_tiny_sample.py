@@ -1,17 +1,4 @@
 # Tiny CPU Oriented R-CNN + CRPN (oriented proposals) on the embedded sample (data/sample_split).
 _base_ = ['../baselines/oriented-rcnn_tiny_sample.py', './_base_/crpn.py']
 
-model = dict(
-    neck=dict(num_outs=4),
-    rpn_head=dict(
-        _delete_=True,
-        type='CoarseToFineRPNHead',
-        num_stages=2,
-        in_channels=32,
-        feat_channels=32,
-        alpha1=9.0,
-        alpha2=0.9,
-        stages=[{{_base_.crpn_stage1}}, {{_base_.crpn_stage2_rbox}}]),
-    roi_head=dict(bbox_roi_extractor=dict(featmap_strides=[4, 8, 16, 32])),
-    train_cfg={{_base_.crpn_train_cfg_rbox}},
-    test_cfg={{_base_.crpn_test_cfg}})
+model = {{_base_.crpn_rbox_tiny}}
