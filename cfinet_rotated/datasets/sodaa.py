@@ -9,6 +9,7 @@ from mmrotate.registry import DATASETS
 
 from .sodaa_io import (SODAA_CLASSES, AnnotationError, format_skips, list_annotation_files,
                        load_sodaa)
+from .split import parse_patch_id
 
 
 @DATASETS.register_module()
@@ -79,12 +80,11 @@ class SODAADataset(DOTADataset):
 
 
 def _patch_origin(img_id, meta):
-    """(ori_id, x_start, y_start) of a patch: from its JSON, else parsed from ``<stem>__<size>__<x>___<y>``."""
+    """(ori_id, x_start, y_start) of a patch: from its JSON, else from its name (an unsplit image is its own
+    original)."""
     if all(k in meta for k in ('ori_id', 'x_start', 'y_start')):
         return str(meta['ori_id']), int(meta['x_start']), int(meta['y_start'])
-    head, sep, y = img_id.rpartition('___')
-    stem, _, x = head.rpartition('__')
-    stem = stem.rpartition('__')[0]
-    if not (sep and stem and x.isdigit() and y.isdigit()):
-        return img_id, 0, 0  # an unsplit image: it is its own original
-    return stem, int(x), int(y)
+    try:
+        return parse_patch_id(img_id)
+    except ValueError:
+        return img_id, 0, 0

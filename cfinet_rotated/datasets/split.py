@@ -200,6 +200,17 @@ def patch_name(stem, size, x_start, y_start):
     return f'{stem}__{size}__{x_start}___{y_start}'
 
 
+def parse_patch_id(stem):
+    """``'<ori>__<size>__<x>___<y>'`` -> (ori, x, y). ``<ori>`` may itself contain ``'__'``."""
+    try:
+        base, y = stem.rsplit('___', 1)
+        ori, _size, x = base.rsplit('__', 2)
+        return ori, int(x), int(y)
+    except ValueError:
+        raise ValueError(f'patch id {stem!r} is not of the form <image>__<size>__<x>___<y>; give '
+                         f'ori_id, x_start and y_start explicitly') from None
+
+
 def crop_patch(img, window, padding=True, padding_value=(104, 116, 124)):
     """Crop ``window`` from ``img``; pad bottom/right with ``padding_value`` to the full window size."""
     x1, y1, x2, y2 = (int(v) for v in window)

@@ -12,18 +12,8 @@ from collections import Counter, OrderedDict
 import numpy as np
 import torch
 
+from cfinet_rotated.datasets.split import parse_patch_id  # noqa: F401  (re-exported)
 from .size_ap import box_areas, box_hulls, get_box_class
-
-
-def parse_patch_id(stem):
-    """``'<ori>__<size>__<x>___<y>'`` -> (ori, x, y). ``<ori>`` may itself contain ``'__'``."""
-    try:
-        base, y = stem.rsplit('___', 1)
-        ori, _size, x = base.rsplit('__', 2)
-        return ori, int(x), int(y)
-    except ValueError:
-        raise ValueError(f'patch id {stem!r} is not of the form <image>__<size>__<x>___<y>; give '
-                         f'ori_id, x_start and y_start explicitly') from None
 
 
 def _to_numpy(x, dtype=None):
