@@ -4,7 +4,7 @@ import os.path as osp
 
 import numpy as np
 import torch
-from mmengine.config import Config, DictAction  # noqa: F401  (re-exported for tools)
+from mmengine.config import Config, DictAction
 
 
 def mmengine_checkpoint_globals():
