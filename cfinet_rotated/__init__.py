@@ -3,6 +3,6 @@
 Importing this package registers its datasets, metrics and models in MMRotate's registries; configs load it
 with ``custom_imports = dict(imports=['cfinet_rotated'], allow_failed_imports=False)``.
 """
-from . import datasets, evaluation, models  # noqa: F401  (registration side effects)
+from . import datasets, engine, evaluation, models  # noqa: F401  (registration side effects)
 
 __version__ = '0.1.0'

@@ -52,8 +52,40 @@ def parse_args_with_common(parser):
     return args
 
 
+def setup_cpu_distributed(cfg):
+    """Let ``--launcher pytorch`` (``tools/dist_*.sh``, torchrun) run on machines without CUDA.
+
+    MMEngine's ``pytorch`` launcher calls ``torch.cuda.set_device`` and its runner wraps the model in DDP with
+    ``device_ids=[LOCAL_RANK]``; both fail without a GPU. Without CUDA this joins the torchrun process group
+    with the ``gloo`` backend first (the runner then skips its own ``init_dist``) and selects
+    :class:`CPUDistributedDataParallel`, keeping the config's other wrapper options. With CUDA, or without a
+    launcher, nothing changes. Returns True if it set up a CPU process group.
+    """
+    import torch.distributed as tdist
+    if cfg.get('launcher', 'none') == 'none' or torch.cuda.is_available():
+        return False
+    if cfg.launcher != 'pytorch':
+        raise RuntimeError(f'--launcher {cfg.launcher} needs CUDA; without a GPU use --launcher pytorch '
+                           '(tools/dist_train.sh / dist_test.sh), which runs on CPU with gloo')
+    if not tdist.is_initialized():
+        from datetime import timedelta
+        timeout = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('timeout', 1800)
+        tdist.init_process_group('gloo', timeout=timedelta(seconds=timeout))
+    wrapper = dict(cfg.get('model_wrapper_cfg') or {})
+    if wrapper.get('type', 'MMDistributedDataParallel') not in ('MMDistributedDataParallel',
+                                                                 'CPUDistributedDataParallel'):
+        raise RuntimeError(f'model_wrapper_cfg.type={wrapper["type"]} is not supported on CPU')
+    wrapper['type'] = 'CPUDistributedDataParallel'
+    wrapper.setdefault('broadcast_buffers', False)  # MMEngine's default wrapper setting
+    wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
+    cfg.model_wrapper_cfg = wrapper
+    return True
+
+
 def build_runner(cfg):
-    """The runner a config asks for (``runner_type``), MMEngine's ``Runner`` by default."""
+    """The runner a config asks for (``runner_type``), MMEngine's ``Runner`` by default (distributed runs
+    without CUDA are prepared by :func:`setup_cpu_distributed`)."""
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
+    setup_cpu_distributed(cfg)
     return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)

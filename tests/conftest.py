@@ -15,14 +15,22 @@ def _run_from_repo_root(monkeypatch):
     monkeypatch.chdir(ROOT)
 
 
-def run_tool(*args, timeout=600, check=True):
-    """Run a repository tool as a user would; return the CompletedProcess (stdout+stderr in .stdout)."""
-    env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS=os.environ.get('OMP_NUM_THREADS', '2'))
-    proc = subprocess.run([PY, *map(str, args)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+def run_tool(*args, timeout=600, check=True, env=None):
+    """Run a repository tool as a user would (a ``.py`` with this Python, a ``.sh`` with bash and this Python
+    as ``PYTHON``); return the CompletedProcess (stdout+stderr in .stdout). ``env``: extra variables."""
+    env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS=os.environ.get('OMP_NUM_THREADS', '2'),
+               PYTHON=PY, **(env or {}))
+    program = ['bash'] if str(args[0]).endswith('.sh') else [PY]
+    proc = subprocess.run([*program, *map(str, args)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f'{args} exited with {proc.returncode}:\n{proc.stdout[-6000:]}')
     return proc
+
+
+def data_options(split):
+    """``--cfg-options`` that point a tiny sample config's train and test data at ``split``."""
+    return [f'train_dataloader.dataset.data_root={split}/', f'test_dataloader.dataset.data_root={split}/']
 
 
 @pytest.fixture(scope='session')

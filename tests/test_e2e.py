@@ -5,14 +5,9 @@ import pickle
 
 import pytest
 
-from conftest import run_tool
+from conftest import data_options, run_tool
 
 TINY = 'configs/baselines/rotated-faster-rcnn_tiny_sample.py'
-
-
-def _data_options(split):
-    return [f'train_dataloader.dataset.data_root={split}/', f'test_dataloader.dataset.data_root={split}/'
-]
 
 
 def _losses(work_dir):
@@ -26,7 +21,7 @@ def trained(sample_split, tmp_path_factory):
     work = tmp_path_factory.mktemp('e2e')
     run_tool('tools/train.py', TINY, '--work-dir', work, '--cfg-options', 'train_cfg.max_iters=12',
              'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=6',
-             'default_hooks.checkpoint.max_keep_ckpts=2', 'randomness.seed=0', *_data_options(sample_split))
+             'default_hooks.checkpoint.max_keep_ckpts=2', 'randomness.seed=0', *data_options(sample_split))
     return work
 
 
@@ -41,7 +36,7 @@ def test_training_decreases_the_loss(trained):
 def test_test_tool_prints_metrics_and_saves_predictions(trained, sample_split):
     out = trained / 'results.pkl'
     proc = run_tool('tools/test.py', TINY, trained / 'iter_12.pth', '--work-dir', trained, '--out', out,
-                    '--cfg-options', *_data_options(sample_split))
+                    '--cfg-options', *data_options(sample_split))
     for key in ('sodaa/AP', 'sodaa/AP_eS', 'sodaa/AP_N', 'sodaa/AR'):
         assert key in proc.stdout, proc.stdout[-3000:]
     with open(out, 'rb') as f:
@@ -58,6 +53,6 @@ def test_resume_under_weights_only_default(trained, sample_split):
     # default; train.py allow-lists exactly those classes.
     proc = run_tool('tools/train.py', TINY, '--work-dir', trained / 'resumed', '--resume', trained / 'iter_6.pth',
                     '--cfg-options', 'train_cfg.max_iters=8', 'default_hooks.logger.interval=1',
-                    *_data_options(sample_split))
+                    *data_options(sample_split))
     assert 'resumed epoch: 0, iter: 6' in proc.stdout
     assert (trained / 'resumed' / 'iter_8.pth').exists()
