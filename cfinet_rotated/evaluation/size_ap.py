@@ -18,7 +18,9 @@ pycocotools ``COCOeval`` (``evaluateImg`` + ``accumulate``) exactly, without its
 
 The protocol (design-decisions.md): IoU 0.50:0.05:0.95, 101 recall points, maxDets 20000, area = w*h,
 inclusive ranges Small [0, 1024], eS [0, 144], rS [144, 400], gS [400, 1024], Normal [1024, 2000]; every
-image counts, including those without detections.
+image counts, including those without detections. SODA-D (``sodad_eval``) uses the same core with the JSON
+``area`` of each ground truth for the ranges, COCO's per-gt ``ignore`` flag, maxDets 100/300/1000 and its
+14 statistics (``stat_spec``).
 """
 import multiprocessing
 from collections import OrderedDict
@@ -139,25 +141,46 @@ class EvalResult:
     num_gts: int
     num_dets: int
     class_names: tuple = ()
+    #: summary statistics as (key, 'AP' | 'AR', IoU threshold or None, area range name, maxDets or None);
+    #: None = SODA-A's 12 (see :meth:`_spec`)
+    stat_spec: tuple = None
 
-    def _spec(self):
-        """(key, 'AP' or 'AR', IoU threshold or None, area index) of each summary statistic, official order."""
+    def _spec(self, max_det_index=-1):
+        """(key, 'AP' or 'AR', IoU threshold or None, area index, maxDets index) of each summary statistic.
+
+        Without ``stat_spec``: SODA-A's 12 statistics (AP, AP50, AP75, AP and AR per range), all at
+        ``max_det_index``. With it: its entries, whose maxDets (a value of ``params.max_dets``; None = the one
+        at ``max_det_index``) are fixed per statistic, as SODA-D's 14.
+        """
         names = list(self.params.area_ranges)
-        spec = [('AP', 'AP', None, 0), ('AP50', 'AP', 0.5, 0), ('AP75', 'AP', 0.75, 0)]
-        spec += [(f'AP_{_SHORT.get(n, n)}', 'AP', None, a) for a, n in enumerate(names[1:], 1)]
-        spec += [('AR', 'AR', None, 0)]
-        spec += [(f'AR_{_SHORT.get(n, n)}', 'AR', None, a) for a, n in enumerate(names[1:], 1)]
+        if self.stat_spec is None:
+            m = max_det_index
+            spec = [('AP', 'AP', None, 0, m), ('AP50', 'AP', 0.5, 0, m), ('AP75', 'AP', 0.75, 0, m)]
+            spec += [(f'AP_{_SHORT.get(n, n)}', 'AP', None, a, m) for a, n in enumerate(names[1:], 1)]
+            spec += [('AR', 'AR', None, 0, m)]
+            spec += [(f'AR_{_SHORT.get(n, n)}', 'AR', None, a, m) for a, n in enumerate(names[1:], 1)]
+            return spec
+        spec = []
+        for key, kind, thr, area, max_dets in self.stat_spec:
+            if area not in names:
+                raise ValueError(f'statistic {key!r}: no area range {area!r} (ranges: {", ".join(names)})')
+            if max_dets is not None and max_dets not in self.params.max_dets:
+                raise ValueError(f'statistic {key!r}: maxDets {max_dets} was not evaluated '
+                                 f'(max_dets={self.params.max_dets})')
+            m = max_det_index if max_dets is None else self.params.max_dets.index(max_dets)
+            spec.append((key, kind, thr, names.index(area), m))
         return spec
 
     def stats(self, max_det_index=-1):
         """The summary statistics in the official order (``STAT_NAMES`` for the default ranges); -1 = undefined.
 
         As COCOeval.summarize: the mean over all entries > -1 (classes without ground truth in a range and,
-        for AR, thresholds are averaged only where defined).
+        for AR, thresholds are averaged only where defined). ``max_det_index`` selects the maxDets of the
+        statistics whose ``stat_spec`` does not fix one.
         """
-        p, m = self.params, max_det_index
+        p = self.params
         out = OrderedDict()
-        for key, kind, thr, a in self._spec():
+        for key, kind, thr, a, m in self._spec(max_det_index):
             if kind == 'AP':
                 s = self.precision[..., a, m]  # (T, R, K)
             else:
@@ -170,10 +193,15 @@ class EvalResult:
         return out
 
     def per_class_ap(self, max_det_index=-1):
-        """AP over all thresholds on the headline range per class (``precision[:, :, k, 0, -1]``); None if undefined."""
+        """AP over all thresholds on the headline range per class (``precision[:, :, k, 0, m]``); None if undefined.
+
+        ``m`` is the maxDets of the headline AP (the first statistic), so that the table agrees with it
+        (SODA-A: ``max_det_index``; SODA-D: 100, where the official table used 1000).
+        """
+        m = self._spec(max_det_index)[0][4]
         res = OrderedDict()
         for k in range(self.precision.shape[2]):
-            s = self.precision[:, :, k, 0, max_det_index]
+            s = self.precision[:, :, k, 0, m]
             s = s[s > -1]
             name = self.class_names[k] if k < len(self.class_names) else str(k)
             res[name] = float(np.mean(s)) if s.size else None
@@ -183,13 +211,12 @@ class EvalResult:
         """COCO-style summary, one line per statistic."""
         p = self.params
         names = list(p.area_ranges)
-        md = p.max_dets[max_det_index]
         stats = self.stats(max_det_index)
         lines = []
-        for key, kind, thr, a in self._spec():
+        for key, kind, thr, a, m in self._spec(max_det_index):
             title = 'Average Precision  (AP)' if kind == 'AP' else 'Average Recall     (AR)'
             iou = f'{p.iou_thrs[0]:0.2f}:{p.iou_thrs[-1]:0.2f}' if thr is None else f'{thr:0.2f}'
-            lines.append(f' {title} @[ IoU={iou:<9} | area={names[a]:>6s} | maxDets={md:>5d} ] = '
+            lines.append(f' {title} @[ IoU={iou:<9} | area={names[a]:>6s} | maxDets={p.max_dets[m]:>5d} ] = '
                          f'{stats[key]:0.3f}')
         return lines
 
@@ -324,8 +351,12 @@ def _match_components(e_d, e_g, e_iou, n_d, n_g, g_ig, thrs):
 
 
 def _evaluate_class(args):
-    """All images, one class -> precision (T, R, A, M), recall (T, A, M)."""
-    (d_img, d_boxes, d_scores, g_img, g_boxes, num_images, p) = args
+    """All images, one class -> precision (T, R, A, M), recall (T, A, M).
+
+    ``g_range_area`` (G,) is the area that decides the ground truths' area ranges (the boxes' own area, or
+    the JSON ``area`` of SODA-D), ``g_flag_ig`` (G,) bool marks ground truths ignored in every range.
+    """
+    (d_img, d_boxes, d_scores, g_img, g_boxes, g_range_area, g_flag_ig, num_images, p) = args
     T, R, A, M = len(p.iou_thrs), len(p.rec_thrs), len(p.area_ranges), len(p.max_dets)
     precision = -np.ones((T, R, A, M))
     recall = -np.ones((T, A, M))
@@ -340,12 +371,14 @@ def _evaluate_class(args):
     # ground truths: per image, original order
     g_order = np.argsort(g_img, kind='stable')
     g_img, g_boxes = g_img[g_order], g_boxes[g_order]
+    g_range_area, g_flag_ig = g_range_area[g_order], g_flag_ig[g_order]
     g_count = np.bincount(g_img, minlength=num_images)
     g_start = np.cumsum(g_count) - g_count
     n_d, n_g = len(d_img), len(g_img)
     d_area, g_area = box_areas(d_boxes, box_cls), box_areas(g_boxes, box_cls)
     rng = np.array(list(p.area_ranges.values()))  # (A, 2)
-    g_ig = (g_area[None] < rng[:, :1]) | (g_area[None] > rng[:, 1:])  # (A, G)
+    # as COCO's gt['_ignore']: flagged 'ignore' or outside the range; g_area (geometry) stays for the IoU filter
+    g_ig = (g_range_area[None] < rng[:, :1]) | (g_range_area[None] > rng[:, 1:]) | g_flag_ig[None]  # (A, G)
     d_out = (d_area[None] < rng[:, :1]) | (d_area[None] > rng[:, 1:])  # (A, D)
     # candidate pairs -> IoU in one call -> edges usable by at least the lowest threshold
     thrs = np.minimum(p.iou_thrs, 1 - 1e-10)  # COCO: iou = min([t, 1 - 1e-10])
@@ -404,11 +437,14 @@ def _as_array(x, dtype, shape_tail=None, what='array'):
 
 
 def evaluate_detections(gts, dets, num_classes, box_type='rbox', iou_thrs=None, area_ranges=None,
-                        max_dets=DEFAULT_MAX_DETS, class_names=(), nproc=1, progress=False):
+                        max_dets=DEFAULT_MAX_DETS, class_names=(), nproc=1, progress=False, stat_spec=None):
     """COCO-style evaluation of full-image detections.
 
     Args:
-        gts (list[dict]): per image ``bboxes`` (G, D) and ``labels`` (G,) in 0..num_classes-1.
+        gts (list[dict]): per image ``bboxes`` (G, D) and ``labels`` (G,) in 0..num_classes-1; optionally
+            ``areas`` (G,), the areas that decide the area ranges (default: the boxes' w*h; SODA-D: the JSON
+            ``area`` field, as COCOeval), and ``ignore`` (G,) bool, ground truths ignored in every range
+            (COCO's ``ignore``: a detection matching one is neither a true nor a false positive).
         dets (list[dict]): same length and order; ``bboxes`` (N, D), ``scores`` (N,), ``labels`` (N,).
             An image without detections has empty arrays (it still counts).
         num_classes (int): K.
@@ -416,6 +452,7 @@ def evaluate_detections(gts, dets, num_classes, box_type='rbox', iou_thrs=None, 
         iou_thrs, area_ranges, max_dets: the protocol (SODA-A defaults).
         nproc (int): worker processes over classes (fork; 1 = in process).
         progress (bool): show MMEngine's progress bar over classes.
+        stat_spec (tuple | None): the summary statistics (see :class:`EvalResult`); None = SODA-A's 12.
 
     Returns:
         EvalResult
@@ -428,10 +465,17 @@ def evaluate_detections(gts, dets, num_classes, box_type='rbox', iou_thrs=None, 
                    max_dets=max_dets)
     D = get_box_class(box_type).box_dim
     n_img = len(gts)
-    g_boxes, g_labels, g_img, d_boxes, d_scores, d_labels, d_img = [], [], [], [], [], [], []
+    g_boxes, g_labels, g_img, g_area, g_flag = [], [], [], [], []
+    d_boxes, d_scores, d_labels, d_img = [], [], [], []
     for i, (g, d) in enumerate(zip(gts, dets)):
         gb = _as_array(g['bboxes'], np.float64, D)
         gl = _as_array(g['labels'], np.int64).reshape(-1)
+        ga = box_areas(gb, box_type) if g.get('areas') is None else _as_array(g['areas'], np.float64).reshape(-1)
+        gf = np.zeros(len(gl), bool) if g.get('ignore') is None else _as_array(g['ignore'], bool).reshape(-1)
+        if not len(ga) == len(gf) == len(gl):
+            raise ValueError(f'image #{i}: {len(gl)} ground truths but {len(ga)} areas / {len(gf)} ignore flags')
+        if not np.isfinite(ga).all():
+            raise ValueError(f'image #{i}: non-finite ground-truth areas')
         db = _as_array(d['bboxes'], np.float64, D)
         ds = _as_array(d['scores'], np.float64).reshape(-1)
         dl = _as_array(d['labels'], np.int64).reshape(-1)
@@ -448,6 +492,7 @@ def evaluate_detections(gts, dets, num_classes, box_type='rbox', iou_thrs=None, 
         if not np.isfinite(gb).all():
             raise ValueError(f'image #{i}: non-finite ground-truth boxes')
         g_boxes.append(gb), g_labels.append(gl), g_img.append(np.full(len(gl), i))
+        g_area.append(ga), g_flag.append(gf)
         d_boxes.append(db), d_scores.append(ds), d_labels.append(dl), d_img.append(np.full(len(dl), i))
 
     def cat(xs, tail=None):
@@ -456,6 +501,7 @@ def evaluate_detections(gts, dets, num_classes, box_type='rbox', iou_thrs=None, 
         return np.zeros((0, tail) if tail else 0)
 
     g_boxes, g_labels, g_img = cat(g_boxes, D), cat(g_labels).astype(np.int64), cat(g_img).astype(np.int64)
+    g_area, g_flag = cat(g_area).astype(np.float64), cat(g_flag).astype(bool)
     d_boxes, d_scores = cat(d_boxes, D), cat(d_scores)
     d_labels, d_img = cat(d_labels).astype(np.int64), cat(d_img).astype(np.int64)
     g_by = np.argsort(g_labels, kind='stable')
@@ -466,7 +512,7 @@ def evaluate_detections(gts, dets, num_classes, box_type='rbox', iou_thrs=None, 
     def jobs():
         for k in range(num_classes):
             gi, di = g_by[g_split[k]:g_split[k + 1]], d_by[d_split[k]:d_split[k + 1]]
-            yield (d_img[di], d_boxes[di], d_scores[di], g_img[gi], g_boxes[gi], n_img, p)
+            yield (d_img[di], d_boxes[di], d_scores[di], g_img[gi], g_boxes[gi], g_area[gi], g_flag[gi], n_img, p)
 
     T, R, A, M = len(p.iou_thrs), len(p.rec_thrs), len(p.area_ranges), len(p.max_dets)
     precision = -np.ones((T, R, num_classes, A, M))
@@ -487,5 +533,8 @@ def evaluate_detections(gts, dets, num_classes, box_type='rbox', iou_thrs=None, 
             precision[:, :, k], recall[:, k] = _evaluate_class(job)
             if bar:
                 bar.update()
-    return EvalResult(params=p, precision=precision, recall=recall, num_images=n_img,
-                      num_gts=len(g_labels), num_dets=len(d_labels), class_names=tuple(class_names))
+    res = EvalResult(params=p, precision=precision, recall=recall, num_images=n_img,
+                     num_gts=len(g_labels), num_dets=len(d_labels), class_names=tuple(class_names),
+                     stat_spec=None if stat_spec is None else tuple(tuple(s) for s in stat_spec))
+    res._spec()  # an unknown range or maxDets in stat_spec fails here, not at the first summary
+    return res
