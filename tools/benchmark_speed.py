@@ -13,16 +13,20 @@ training runs with lr 0 (``--keep-lr`` to change; the SGD step still runs), beca
 random detector change its number of proposals, and hence the cost of everything after the RPN, by an
 order of magnitude; and all models test with ``score_thr`` 0.3 (``--score-thr``), because a random box
 head scores every class about 1/10, so the configs' 0.05 keeps all proposals x 9 classes and rotated NMS
-on them dominates. The medians over the rounds are printed; the last line is
+on them dominates. The medians over the rounds are printed, with the time spent inside mmcv's
+``DeformConv2d`` (CRPN's stage-2 adaptive convolution: at inference measured by module hooks; in training
+its calls of a timed iteration are replayed alone, forward and backward) and the ratios without it; the last line is
 ``infer_ratio=<f> train_ratio=<f>`` (CFINet over baseline).
 Targets (issue 5): inference <= 1.3x, training iteration <= 1.6x.
 """
 import argparse
+import contextlib
 import statistics
 import time
 
 import torch
 from mmdet.structures import DetDataSample
+from mmcv.ops import DeformConv2d
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.optim import build_optim_wrapper
@@ -102,21 +106,64 @@ def build(cfg_path, args):
     return model, optim
 
 
+@contextlib.contextmanager
+def deform_conv_calls(model):
+    """Records every mmcv ``DeformConv2d`` call in ``model``: yields a list of (module, input, offset) and
+    (in ``seconds``) the forward time spent in them."""
+    calls, start, seconds, handles = [], {}, [0.0], []
+
+    def pre(m, args):
+        start[id(m)] = time.perf_counter()
+
+    def post(m, args, out):
+        seconds[0] += time.perf_counter() - start.pop(id(m))
+        calls.append((m, args[0].detach().clone(), args[1].detach().clone()))
+
+    for m in model.modules():
+        if isinstance(m, DeformConv2d):
+            handles += [m.register_forward_pre_hook(pre), m.register_forward_hook(post)]
+    try:
+        yield calls, seconds
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def replay_train_time(calls):
+    """Forward + backward time of recorded DeformConv2d calls, replayed alone with gradients for the input
+    and the weights (the offsets come from detached stage-1 boxes, as in training)."""
+    t0 = time.perf_counter()
+    for m, x, offset in calls:
+        x = x.requires_grad_(True)
+        m(x, offset).sum().backward()
+    t = time.perf_counter() - t0
+    for m, _, _ in calls:  # the replay's weight gradients must not reach the next training step
+        m.zero_grad(set_to_none=True)
+    return t
+
+
 def time_train(model, optim, batch, iters):
+    """(seconds per iteration, of which in DeformConv2d: its calls of the last iteration replayed alone)"""
     model.train()
     t0 = time.perf_counter()
-    for _ in range(iters):
+    for _ in range(iters - 1):
         model.train_step(batch, optim)
-    return (time.perf_counter() - t0) / iters
+    with deform_conv_calls(model) as (calls, _):
+        model.train_step(batch, optim)
+    t = (time.perf_counter() - t0) / iters
+    return t, replay_train_time(calls)
 
 
 @torch.no_grad()
 def time_infer(model, batch):
+    """(seconds per image, of which in DeformConv2d)"""
     model.eval()
-    t0 = time.perf_counter()
-    for img, ds in zip(batch['inputs'], batch['data_samples']):
-        model.test_step(dict(inputs=[img], data_samples=[ds.clone()]))
-    return (time.perf_counter() - t0) / len(batch['inputs'])
+    with deform_conv_calls(model) as (_, dcn):
+        t0 = time.perf_counter()
+        for img, ds in zip(batch['inputs'], batch['data_samples']):
+            model.test_step(dict(inputs=[img], data_samples=[ds.clone()]))
+        t = time.perf_counter() - t0
+    return t / len(batch['inputs']), dcn[0] / len(batch['inputs'])
 
 
 def main():
@@ -145,16 +192,23 @@ def main():
         for name, (model, optim) in models.items():
             train[name].append(time_train(model, optim, batch, args.iters))
         print(f'round {r + 1}/{args.rounds} done', flush=True)
-    base_t, base_i = statistics.median(train['baseline']), statistics.median(infer['baseline'])
+    def med(runs):  # (median time, median DeformConv2d time)
+        return tuple(statistics.median(x) for x in zip(*runs))
+
+    train, infer = {k: med(v) for k, v in train.items()}, {k: med(v) for k, v in infer.items()}
+    base_t, base_i = train['baseline'][0], infer['baseline'][0]
     print(f'\n{args.pipeline}, tiny configs, CPU ({torch.get_num_threads()} threads), batch {args.batch_size} x '
-          f'{args.img_size}px, {args.objects} objects/image, medians of {args.rounds} rounds')
-    print(f'{"model":10s} {"train s/iter":>13s} {"ratio":>6s} {"infer s/img":>12s} {"ratio":>6s}')
+          f'{args.img_size}px, {args.objects} objects/image, medians of {args.rounds} rounds; "dcn": time in '
+          'mmcv DeformConv2d (CRPN stage 2), "w/o dcn": ratio without that time')
+    print(f'{"model":10s} {"train s/iter":>13s} {"dcn":>6s} {"ratio":>6s} {"w/o dcn":>8s} '
+          f'{"infer s/img":>12s} {"dcn":>6s} {"ratio":>6s} {"w/o dcn":>8s}')
     for name in models:
-        t, i = statistics.median(train[name]), statistics.median(infer[name])
-        print(f'{name:10s} {t:13.3f} {t / base_t:6.2f} {i:12.3f} {i / base_i:6.2f}')
+        (t, td), (i, idc) = train[name], infer[name]
+        print(f'{name:10s} {t:13.3f} {td:6.3f} {t / base_t:6.2f} {(t - td) / base_t:8.2f} '
+              f'{i:12.3f} {idc:6.3f} {i / base_i:6.2f} {(i - idc) / base_i:8.2f}')
     last = 'cfinet' if 'cfinet' in models else names[-1]
-    print(f'infer_ratio={statistics.median(infer[last]) / base_i:.3f} '
-          f'train_ratio={statistics.median(train[last]) / base_t:.3f}' + ('' if last == 'cfinet' else f' ({last})'))
+    print(f'infer_ratio={infer[last][0] / base_i:.3f} '
+          f'train_ratio={train[last][0] / base_t:.3f}' + ('' if last == 'cfinet' else f' ({last})'))
 
 
 if __name__ == '__main__':
