@@ -154,9 +154,9 @@ class FIRoIHead(StandardRoIHead):
             ious = self.bbox_assigner.iou_calculator(gts, priors, is_aligned=True).view(-1)
         else:
             deltas = bbox_pred[is_pred]
-            if not self.bbox_head.reg_class_agnostic:
+            if not self.bbox_head.reg_class_agnostic:  # e.g. MMDetection's Shared2FCBBoxHead (SODA-D)
                 dim = self.bbox_head.bbox_coder.encode_size
-                deltas = deltas.view(deltas.shape[0], -1, dim)[
+                deltas = deltas.view(deltas.shape[0], self.num_classes, dim)[
                     torch.arange(deltas.shape[0], device=deltas.device), gt_labels[assigned]]
             pred = get_box_tensor(self.bbox_head.bbox_coder.decode(get_box_tensor(priors).float(),
                                                                    deltas.float()))
