@@ -9,15 +9,13 @@ lines ``<image stem> <score> x1 y1 x2 y2 x3 y3 x4 y4``). Prints the 12 statistic
 writes them to ``--out`` as fractions in [0, 1] (null where a subset has no ground truth).
 """
 import argparse
-import os
 import os.path as osp
-import pickle
 import sys
 import time
 from collections import Counter
 
 from cfinet_rotated.datasets.sodaa_io import SODAA_CLASSES, AnnotationError
-from cfinet_rotated.evaluation.merge import merge_patch_predictions
+from cfinet_rotated.evaluation.merge import load_patch_pickle, merge_patch_predictions
 from cfinet_rotated.evaluation.plot import plot_size_ap
 from cfinet_rotated.evaluation.sodaa_eval import (evaluate_sodaa, load_ground_truth, read_task1, report,
                                                   save_metrics, write_task1)
@@ -39,24 +37,6 @@ def parse_args(argv=None):
     p.add_argument('--merge-device', default='cpu', help="device of the merge NMS, e.g. 'cuda'")
     p.add_argument('--nproc', type=int, default=2, help='evaluation worker processes (over classes)')
     return p.parse_args(argv)
-
-
-def load_patch_pickle(path):
-    """The list of per-patch predictions of tools/test.py; empty or foreign files are errors."""
-    if os.path.getsize(path) == 0:
-        raise ValueError(f'{path}: the prediction file is empty')
-    with open(path, 'rb') as f:
-        try:
-            data = pickle.load(f)
-        except Exception as e:  # noqa: BLE001  (a truncated or foreign file)
-            raise ValueError(f'{path}: not a readable prediction pickle ({type(e).__name__}: {e})') from None
-    if isinstance(data, dict) and 'predictions' in data:
-        data = data['predictions']
-    if not isinstance(data, (list, tuple)):
-        raise ValueError(f'{path}: expected a list of per-patch predictions, got {type(data).__name__}')
-    if not data:
-        raise ValueError(f'{path}: the prediction file contains no predictions')
-    return data
 
 
 def main(argv=None):

@@ -7,6 +7,8 @@ IoU 0.5 as the official ``merge_det``. Classes are looped per image (not offset 
 the IoUs are those of the unshifted boxes, exactly as the official per-class loop; on CPU each class is
 further split into groups that cannot suppress each other (:func:`overlap_groups`).
 """
+import os
+import pickle
 from collections import Counter, OrderedDict
 
 import numpy as np
@@ -176,3 +178,21 @@ def merge_patch_predictions(samples, num_classes, box_type='rbox', nms_iou_thr=0
             bboxes, scores, labels = bboxes[k], scores[k], labels[k]
         merged[ori] = dict(bboxes=bboxes, scores=scores, labels=labels)
     return merged
+
+
+def load_patch_pickle(path):
+    """The list of per-patch predictions saved by ``tools/test.py --out``; empty or foreign files are errors."""
+    if os.path.getsize(path) == 0:
+        raise ValueError(f'{path}: the prediction file is empty')
+    with open(path, 'rb') as f:
+        try:
+            data = pickle.load(f)
+        except Exception as e:  # noqa: BLE001  (a truncated or foreign file)
+            raise ValueError(f'{path}: not a readable prediction pickle ({type(e).__name__}: {e})') from None
+    if isinstance(data, dict) and 'predictions' in data:
+        data = data['predictions']
+    if not isinstance(data, (list, tuple)):
+        raise ValueError(f'{path}: expected a list of per-patch predictions, got {type(data).__name__}')
+    if not data:
+        raise ValueError(f'{path}: the prediction file contains no predictions')
+    return data

@@ -1,0 +1,75 @@
+"""Evaluate saved SODA-D predictions without rerunning the model (the official SODA-D protocol, 14 statistics).
+
+    python tools/eval_sodad.py --ann RAW/Annotations/test.json --pred results.pkl --out metrics.json
+    python tools/eval_sodad.py --ann RAW/Annotations/test.json --pred results.bbox.json --out metrics.json
+
+PRED is either the per-patch pickle saved by ``tools/test.py --out results.pkl`` (merged here: shift by the patch
+origin, class-wise horizontal NMS 0.5) or a COCO results JSON of full-image detections (``[{image_id,
+category_id, bbox: [x, y, w, h], score}]``, e.g. written by ``SODADMetric(outfile_prefix=...)`` or
+``--coco-out``). Prints the 14 statistics and the per-class AP, and writes them to ``--out`` as fractions in
+[0, 1] (null where a subset has no ground truth).
+"""
+import argparse
+import os.path as osp
+import sys
+import time
+from collections import Counter
+
+from cfinet_rotated.datasets.sodaa_io import AnnotationError
+from cfinet_rotated.datasets.sodad_io import SODAD_CLASSES
+from cfinet_rotated.evaluation.merge import load_patch_pickle, merge_patch_predictions
+from cfinet_rotated.evaluation.sodaa_eval import report, save_metrics
+from cfinet_rotated.evaluation.sodad_eval import (evaluate_sodad, load_sodad_ground_truth, read_coco_results,
+                                                  write_coco_results)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description='SODA-D evaluation of saved predictions (14 statistics)')
+    p.add_argument('--ann', required=True, help='full-image COCO JSON of the split (rawData/Annotations/test.json)')
+    p.add_argument('--pred', required=True, help='per-patch results .pkl of tools/test.py, or a COCO results .json')
+    p.add_argument('--out', help='metrics JSON to write')
+    p.add_argument('--coco-out', help='also write the merged full-image detections as a COCO results JSON')
+    p.add_argument('--nms-iou-thr', type=float, default=0.5,
+                   help='class-wise NMS IoU when merging patches (.pkl input); <= 0 disables the NMS')
+    p.add_argument('--merge-device', default='cpu', help="device of the merge NMS, e.g. 'cuda'")
+    p.add_argument('--nproc', type=int, default=2, help='evaluation worker processes (over classes)')
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    warnings = Counter()
+    t0 = time.time()
+    try:
+        print(f'reading ground truth from {args.ann}')
+        gts, image_ids = load_sodad_ground_truth(args.ann, warnings)
+        if not osp.isfile(args.pred):
+            raise ValueError(f'{args.pred}: no such file')
+        if args.pred.endswith('.json'):
+            print(f'reading full-image COCO results from {args.pred}')
+            preds = read_coco_results(args.pred, len(SODAD_CLASSES), warnings)
+        else:
+            print(f'reading per-patch predictions from {args.pred}')
+            samples = load_patch_pickle(args.pred)
+            nms = args.nms_iou_thr if args.nms_iou_thr > 0 else None
+            print(f'merging {len(samples)} patches (class-wise NMS {nms})')
+            preds = merge_patch_predictions(samples, len(SODAD_CLASSES), 'hbox', nms, device=args.merge_device,
+                                            warnings=warnings, progress=True)
+        if args.coco_out:
+            n = write_coco_results(preds, args.coco_out, image_ids)
+            print(f'\n{n} merged detections written to {args.coco_out}')
+        print(f'\nevaluating {len(gts)} images ({len(preds)} with detections)')
+        result = evaluate_sodad(gts, preds, SODAD_CLASSES, nproc=args.nproc, progress=True)
+    except (ValueError, AnnotationError) as e:
+        print(f'eval_sodad: error: {e}', file=sys.stderr)
+        return 2
+    print('\n' + report(result, warnings))
+    if args.out:
+        save_metrics(result, args.out, extra=dict(skipped=dict(warnings), pred=args.pred, ann_file=args.ann))
+        print(f'metrics written to {args.out}')
+    print(f'done in {time.time() - t0:.1f} s')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
