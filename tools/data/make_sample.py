@@ -1,6 +1,7 @@
-"""Generate a deterministic synthetic SODA-A-format raw sample (no downloads).
+"""Generate a deterministic synthetic SODA-A-format raw sample (no downloads), or its SODA-D variant.
 
     python tools/data/make_sample.py --out data/sample --num-images 4 --seed 0
+    python tools/data/make_sample.py --format sodad     # data/sample_sodad: 3 images, one COCO JSON
 
 Writes ``OUT/Images/<stem>.jpg``, ``OUT/Annotations/<stem>.json`` (raw SODA-A layout: ``annotations:
 [{poly: [8 floats], category_id: 0..9}]``, 9 = ignore region) and ``OUT/README.md`` with the command and
@@ -23,6 +24,11 @@ rS (144..400], gS (400..1024] and Normal (1024..2000] all occur. Each image has 
 covering unlabelled clutter, some with labelled objects inside, and objects centred on the 800/650 px
 split-window edges. Every image has its own generator ``default_rng([seed, index])``, so the output is
 byte-for-byte reproducible, image by image.
+
+``--format sodad`` draws the same scenes with the labelled objects and ignore regions at multiples of 90 degrees
+and writes the SODA-D layout: ``OUT/Images/sodad_<k>.jpg`` and one COCO JSON ``OUT/Annotations/sample.json``
+(``bbox`` = horizontal hull [x, y, w, h], categories 1..9 = the SODA-D classes in the order of the drawing
+styles above, 10 = ignore region). Image sizes 1920x1080, 1200x900 and 700x600 (smaller than a patch).
 """
 import argparse
 import json
@@ -185,8 +191,9 @@ def _smooth_noise(rng, w, h, cell, sigma, channels=3):
 class Scene:
     """One synthetic image under construction, with the occupied boxes used for rejection sampling."""
 
-    def __init__(self, rng, width, height):
+    def __init__(self, rng, width, height, axis_aligned=False):
         self.rng, self.w, self.h = rng, width, height
+        self.axis_aligned = axis_aligned  # SODA-D: labelled objects and ignore regions at multiples of 90 degrees
         base = np.array(((95, 118, 122), (80, 115, 105), (110, 125, 135), (85, 105, 95))[int(rng.integers(4))])
         img = (base + _smooth_noise(rng, width, height, 96, 14, 1) + _smooth_noise(rng, width, height, 96, 4)
                + _smooth_noise(rng, width, height, 12, 5, 1))
@@ -204,6 +211,12 @@ class Scene:
             if x1 - margin < a[2] and a[0] < x2 + margin and y1 - margin < a[3] and a[1] < y2 + margin:
                 return False
         return True
+
+    def angle(self, lo=-np.pi, hi=np.pi):
+        """A random orientation; snapped to a multiple of 90 degrees in axis-aligned scenes (one draw either way,
+        so the SODA-A sample's random stream is unchanged)."""
+        a = self.rng.uniform(lo, hi)
+        return round(a / (np.pi / 2)) * (np.pi / 2) if self.axis_aligned else a
 
     def add_fields(self):
         rng = self.rng
@@ -289,7 +302,7 @@ class Scene:
     def place(self, label, w, h, cx, cy, theta=None, inside=None):
         """Draw and annotate an object at (cx, cy) if its box is free (and inside ``inside`` when given)."""
         if theta is None:
-            theta = 0.0 if label == 6 else self.rng.uniform(-np.pi, np.pi)
+            theta = 0.0 if label == 6 else self.angle()
         poly = _to_img(cx, cy, theta, _rect(-w / 2, -h / 2, w / 2, h / 2))
         box = [*poly.min(0), *poly.max(0)]
         if not self.free(box):
@@ -322,8 +335,9 @@ class Scene:
                 break
             rw, rh = rng.uniform(80, 220), rng.uniform(60, 160)
             cx, cy = rng.uniform(rw, self.w - rw), rng.uniform(rh, self.h - rh)
-            th = rng.uniform(0, np.pi)
-            poly = _to_img(cx, cy, th, _rect(-rw / 2, -rh / 2, rw / 2, rh / 2)) + rng.normal(0, 3, (4, 2))
+            th = self.angle(0, np.pi)
+            noise = rng.normal(0, 3, (4, 2))
+            poly = _to_img(cx, cy, th, _rect(-rw / 2, -rh / 2, rw / 2, rh / 2)) + (0 if self.axis_aligned else noise)
             box = [*poly.min(0), *poly.max(0)]
             if not self.free(box, margin=10) or self.water[int(cy), int(cx)]:
                 continue
@@ -374,7 +388,7 @@ class Scene:
             w, h = self.sample_shape(label, min_size, max_size)
             cx, cy = self.random_point(label)
             if label in (2, 5) and rng.random() < 0.5:  # a parking row / container row
-                theta = rng.uniform(-np.pi, np.pi)
+                theta = self.angle()
                 nx, ny = -math.sin(theta), math.cos(theta)
                 placed = False
                 for k in range(int(rng.integers(3, 9))):
@@ -386,14 +400,19 @@ class Scene:
                 todo.append(label)  # keep trying until every class is present
 
 
-def generate_image(seed, index, min_size=4, max_size=44, size=None):
-    """(stem, BGR image, annotation dict) of image ``index``; depends only on (seed, index, sizes)."""
+def generate_image(seed, index, min_size=4, max_size=44, size=None, axis_aligned=False, prefix='sample',
+                   sizes=SIZES):
+    """(stem, BGR image, annotation dict) of image ``index``; depends only on (seed, index, sizes, axis_aligned).
+
+    ``axis_aligned`` (the SODA-D sample): labelled objects and ignore regions at multiples of 90 degrees, so
+    that their horizontal boxes are tight.
+    """
     rng = np.random.default_rng([seed, index])
     if size is None:
-        size = SIZES[index] if index < len(SIZES) else (int(rng.integers(700, 2200)), int(rng.integers(700, 1600)))
+        size = sizes[index] if index < len(sizes) else (int(rng.integers(700, 2200)), int(rng.integers(700, 1600)))
     w, h = size
-    stem = f'sample_{index + 1:04d}'
-    scene = Scene(rng, w, h)
+    stem = f'{prefix}_{index + 1:04d}'
+    scene = Scene(rng, w, h, axis_aligned)
     scene.add_water()
     scene.add_fields()
     scene.add_roads()
@@ -412,6 +431,24 @@ def generate_image(seed, index, min_size=4, max_size=44, size=None):
     return stem, scene.img, data
 
 
+def to_sodad(datas):
+    """SODA-A-style annotation dicts of axis-aligned scenes -> one SODA-D COCO dict: ``bbox`` = the polygon's
+    horizontal hull [x, y, w, h], ``area`` = w * h, category = label + 1 (1..9), ignore regions -> 10."""
+    from cfinet_rotated.datasets.sodad_io import SODAD_IGNORE_ID, sodad_categories
+    coco = dict(images=[], annotations=[], categories=sodad_categories(with_ignore=True))
+    for d in datas:
+        coco['images'].append(d['images'])
+        for a in d['annotations']:
+            p = np.asarray(a['poly'], dtype=np.float64).reshape(4, 2)
+            (x1, y1), (x2, y2) = p.min(0), p.max(0)
+            bw, bh = round(x2 - x1, 2), round(y2 - y1, 2)
+            coco['annotations'].append(dict(
+                id=len(coco['annotations']) + 1, image_id=a['image_id'], bbox=[round(x1, 2), round(y1, 2), bw, bh],
+                area=round(bw * bh, 2), iscrowd=0,
+                category_id=SODAD_IGNORE_ID if a['category_id'] == IGNORE_ID else a['category_id'] + 1))
+    return coco
+
+
 def size_subset(area):
     for name, lo, hi in SIZE_SUBSETS:
         if lo < area <= hi or (lo == 0 and area == 0):
@@ -419,39 +456,70 @@ def size_subset(area):
     return 'larger'
 
 
-def count_objects(datas):
-    """{class: {subset: n}} over the annotation dicts, plus the number of ignore regions."""
-    counts = {c: {s[0]: 0 for s in SIZE_SUBSETS} | {'larger': 0} for c in SODAA_CLASSES}
+def count_objects(items, classes):
+    """{class: {subset: n}} over (class index or None for an ignore region, area) pairs, and the ignore count."""
+    counts = {c: {s[0]: 0 for s in SIZE_SUBSETS} | {'larger': 0} for c in classes}
     ignore = 0
-    for d in datas:
-        for a in d['annotations']:
-            if a['category_id'] == IGNORE_ID:
-                ignore += 1
-            else:
-                counts[SODAA_CLASSES[a['category_id']]][size_subset(polygon_area(a['poly']))] += 1
+    for label, area in items:
+        if label is None:
+            ignore += 1
+        else:
+            counts[classes[label]][size_subset(area)] += 1
     return counts, ignore
 
 
-def readme(args, stems, datas):
-    counts, ignore = count_objects(datas)
+def _sodaa_items(datas):
+    return [(None if a['category_id'] == IGNORE_ID else a['category_id'], polygon_area(a['poly']))
+            for d in datas for a in d['annotations']]
+
+
+def _sodad_items(coco):
+    from cfinet_rotated.datasets.sodad_io import SODAD_IGNORE_ID
+    return [(None if a['category_id'] == SODAD_IGNORE_ID else a['category_id'] - 1, a['area'])
+            for a in coco['annotations']]
+
+
+def readme(args, stems, datas, coco=None):
+    """README of a generated sample (SODA-A, or SODA-D when ``coco`` is given)."""
+    sodad = coco is not None
+    if sodad:
+        from cfinet_rotated.datasets.sodad_io import SODAD_CLASSES
+        counts, ignore = count_objects(_sodad_items(coco), SODAD_CLASSES)
+    else:
+        counts, ignore = count_objects(_sodaa_items(datas), SODAA_CLASSES)
     subsets = [s[0] for s in SIZE_SUBSETS] + ['larger']
-    lines = [
-        '# Synthetic SODA-A sample',
-        '',
-        'Generated (deterministically, no downloads) by `tools/data/make_sample.py`; regenerate with',
-        '',
-        '```',
-        f'python tools/data/make_sample.py --out {args.out} --num-images {args.num_images} --seed {args.seed} '
-        f'--min-size {args.min_size} --max-size {args.max_size} --quality {args.quality}',
-        '```',
-        '',
-        'Raw SODA-A layout: `Images/<stem>.jpg` and `Annotations/<stem>.json` with '
-        '`annotations: [{poly: [8 floats], category_id}]`, category 0..8 = the SODA-A classes, 9 = ignore region.',
-        'Scenes: textured ground, fields, a water band, roads, unlabelled buildings; objects drawn as oriented',
-        'shapes with a class-specific look (see the generator docstring). Ignore regions cover unlabelled',
-        'clutter (the first two of each image also contain labelled objects), and objects are centred on the',
-        '650/800 px split-window edges so the split truncates some of them. Split it with',
-        '`python tools/data/sodaa_split.py --src data/sample --dst data/sample_split`.',
+    cmd = (f'python tools/data/make_sample.py --out {args.out} --num-images {args.num_images} --seed {args.seed} '
+           f'--min-size {args.min_size} --max-size {args.max_size} --quality {args.quality}'
+           + (' --format sodad' if sodad else ''))
+    if sodad:
+        layout = [
+            '# Synthetic SODA-D sample',
+            '',
+            'Generated (deterministically, no downloads) by `tools/data/make_sample.py --format sodad`; regenerate with',
+            '', '```', cmd, '```', '',
+            'Raw SODA-D layout: `Images/<stem>.jpg` and one COCO JSON `Annotations/sample.json` (the sample is both',
+            'the training and the test set) with `bbox: [x, y, w, h]`, `area` = w * h, category 1..9 = the SODA-D',
+            'classes, 10 = ignore region. The scenes are those of the SODA-A sample (the same drawing code) with',
+            'objects and ignore regions axis-aligned: a format and pipeline check, not street scenes. Objects lie on',
+            'the 650/800 px patch borders, one image is smaller than a patch (padding). Split it with',
+            '`python tools/data/sodad_split.py --ann data/sample_sodad/Annotations/sample.json --img-dir '
+            'data/sample_sodad/Images --dst data/sample_sodad_split --mode train` (and `--mode test`).',
+        ]
+    else:
+        layout = [
+            '# Synthetic SODA-A sample',
+            '',
+            'Generated (deterministically, no downloads) by `tools/data/make_sample.py`; regenerate with',
+            '', '```', cmd, '```', '',
+            'Raw SODA-A layout: `Images/<stem>.jpg` and `Annotations/<stem>.json` with '
+            '`annotations: [{poly: [8 floats], category_id}]`, category 0..8 = the SODA-A classes, 9 = ignore region.',
+            'Scenes: textured ground, fields, a water band, roads, unlabelled buildings; objects drawn as oriented',
+            'shapes with a class-specific look (see the generator docstring). Ignore regions cover unlabelled',
+            'clutter (the first two of each image also contain labelled objects), and objects are centred on the',
+            '650/800 px split-window edges so the split truncates some of them. Split it with',
+            '`python tools/data/sodaa_split.py --src data/sample --dst data/sample_split`.',
+        ]
+    lines = layout + [
         '',
         'Images: ' + ', '.join(f"{s} ({d['images']['width']}x{d['images']['height']})" for s, d in zip(stems, datas)),
         '',
@@ -468,16 +536,30 @@ def readme(args, stems, datas):
     return '\n'.join(lines) + '\n'
 
 
+#: image sizes of the SODA-D sample: a full-HD frame (patch x {0, 650, 1120}, y {0, 280}), a medium one and one
+#: smaller than a patch (padded)
+SODAD_SIZES = ((1920, 1080), (1200, 900), (700, 600))
+FORMATS = dict(sodaa=dict(out='data/sample', num_images=4, prefix='sample', sizes=SIZES),
+               sodad=dict(out='data/sample_sodad', num_images=3, prefix='sodad', sizes=SODAD_SIZES))
+
+
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='Generate a deterministic synthetic SODA-A raw sample.')
-    p.add_argument('--out', default='data/sample', help='output folder (Images/, Annotations/, README.md)')
-    p.add_argument('--num-images', type=int, default=4)
+    p = argparse.ArgumentParser(description='Generate a deterministic synthetic SODA-A (or SODA-D) raw sample.')
+    p.add_argument('--format', choices=sorted(FORMATS), default='sodaa',
+                   help='sodaa: rotated boxes, one JSON per image (default); sodad: axis-aligned objects, one COCO '
+                        'JSON with horizontal boxes')
+    p.add_argument('--out', default=None, help='output folder (default data/sample or data/sample_sodad)')
+    p.add_argument('--num-images', type=int, default=None, help='default 4 (sodaa) or 3 (sodad)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--min-size', type=float, default=4, help='smallest object sqrt(area) in px')
     p.add_argument('--max-size', type=float, default=44, help='largest object sqrt(area) in px')
     p.add_argument('--quality', type=int, default=90, help='JPEG quality')
     p.add_argument('--only', type=int, default=None, help='generate only image INDEX (0-based); no README')
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    fmt = FORMATS[args.format]
+    args.out = fmt['out'] if args.out is None else args.out
+    args.num_images = fmt['num_images'] if args.num_images is None else args.num_images
+    return args
 
 
 def main(argv=None):
@@ -485,28 +567,39 @@ def main(argv=None):
     if not 0 < args.min_size <= args.max_size:
         print(f'error: need 0 < --min-size <= --max-size, got {args.min_size}, {args.max_size}', file=sys.stderr)
         return 2
+    sodad = args.format == 'sodad'
+    fmt = FORMATS[args.format]
     out = Path(args.out)
     (out / 'Images').mkdir(parents=True, exist_ok=True)
     (out / 'Annotations').mkdir(parents=True, exist_ok=True)
     indices = range(args.num_images) if args.only is None else [args.only]
     stems, datas = [], []
     for i in indices:
-        stem, img, data = generate_image(args.seed, i, args.min_size, args.max_size)
+        stem, img, data = generate_image(args.seed, i, args.min_size, args.max_size, axis_aligned=sodad,
+                                         prefix=fmt['prefix'], sizes=fmt['sizes'])
         ok, buf = cv2.imencode('.jpg', img, [cv2.IMWRITE_JPEG_QUALITY, args.quality])
         if not ok:
             print(f'error: JPEG encoding of {stem} failed', file=sys.stderr)
             return 1
         (out / 'Images' / f'{stem}.jpg').write_bytes(buf.tobytes())
-        with open(out / 'Annotations' / f'{stem}.json', 'w', encoding='utf-8') as f:
-            json.dump(data, f, indent=1)
-            f.write('\n')
+        if not sodad:
+            with open(out / 'Annotations' / f'{stem}.json', 'w', encoding='utf-8') as f:
+                json.dump(data, f, indent=1)
+                f.write('\n')
         stems.append(stem)
         datas.append(data)
         n = sum(a['category_id'] != IGNORE_ID for a in data['annotations'])
         print(f'{stem}: {img.shape[1]}x{img.shape[0]}, {n} objects, '
               f'{len(data["annotations"]) - n} ignore regions')
+    coco = None
+    if sodad:
+        coco = to_sodad(datas)
+        name = 'sample.json' if args.only is None else f'{stems[0]}.json'
+        with open(out / 'Annotations' / name, 'w', encoding='utf-8') as f:
+            json.dump(coco, f, indent=1)
+            f.write('\n')
     if args.only is None:
-        (out / 'README.md').write_text(readme(args, stems, datas), encoding='utf-8')
+        (out / 'README.md').write_text(readme(args, stems, datas, coco), encoding='utf-8')
     return 0
 
 
