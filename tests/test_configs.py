@@ -25,15 +25,16 @@ def test_config_builds(path):
     assert 'cfinet_rotated' in cfg.custom_imports['imports']
     import_modules_from_strings(**cfg.custom_imports)
     init_default_scope(cfg.default_scope)
-    assert cfg.train_dataloader.dataset.type == 'SODAADataset'
-    assert cfg.test_evaluator.type == 'SODAAMetric'
+    sodad = path.parent.name == 'sodad'  # SODA-D: MMDetection's Faster R-CNN, horizontal boxes
+    assert cfg.train_dataloader.dataset.type == ('SODADDataset' if sodad else 'SODAADataset')
+    assert cfg.test_evaluator.type == ('SODADMetric' if sodad else 'SODAAMetric')
     n_cls = cfg.model.roi_head.bbox_head.num_classes
     assert n_cls == 9
     model = MODELS.build(cfg.model)
     assert model.roi_head.bbox_head.num_classes == 9
     if 'tiny' in path.name:
         assert cfg.model.backbone.init_cfg is None, 'tiny configs must not need ImageNet weights'
-        assert cfg.train_dataloader.dataset.data_root == 'data/sample_split/'
+        assert cfg.train_dataloader.dataset.data_root == ('data/sample_sodad_split/' if sodad else 'data/sample_split/')
     else:
         assert cfg.model.backbone.init_cfg.type == 'Pretrained'
         assert not str(cfg.model.backbone.init_cfg.checkpoint).startswith(('torchvision://', 'http')), \

@@ -1,0 +1,77 @@
+# Faster R-CNN (ResNet-50 FPN) on SODA-D: MMDetection's own config with what SODA-D needs, the setting of the
+# official CFINet repository (configs/_base_/datasets/sodad.py, schedule of configs/cfinet/*_1x.py): 9 classes,
+# 800 px patches resized to 1200 px (keep ratio, padded to /32), horizontal flip 0.5, SGD lr 0.01 for 4 images
+# (official: 4 images on one GPU; its FI queue supports one GPU only), warm-up 500 iterations from 0.001,
+# steps at epochs 8 and 11, 12 epochs, evaluation at the end. Horizontal boxes throughout.
+_base_ = ['mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py']
+
+custom_imports = dict(imports=['cfinet_rotated'], allow_failed_imports=False)
+# the project's scope (tools, hooks, wrappers); the model and data parts inherited from mmdet:: keep
+# _scope_='mmdet', and cfinet_rotated registers its classes in both libraries' registries
+default_scope = 'mmrotate'
+
+# ImageNet weights are a local file (nothing is downloaded): put torchvision's resnet50 weights there or
+# pass --cfg-options model.backbone.init_cfg.checkpoint=/path/to/resnet50.pth
+pretrained = 'data/pretrained/resnet50-0676ba61.pth'
+# HorizontalBoxes everywhere, as MMRotate keeps its box types: ground truth stays a box type through the data
+# preprocessor and the RPN returns HorizontalBoxes proposals, so CRPN (whose proposals are box types) and the FI
+# head plug in without conversions
+model = dict(
+    data_preprocessor=dict(boxtype2tensor=False),
+    backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
+    rpn_head=dict(bbox_coder=dict(use_box_type=True)),
+    roi_head=dict(bbox_head=dict(num_classes=9)))
+
+# ----------------------------------------------------------------------------------------------- data
+# data/SODA-D/rawData/{Images/, Annotations/{train,val,test}.json} as distributed, split into divData/ by
+#   python tools/data/sodad_split.py --ann rawData/Annotations/<mode>.json --img-dir rawData/Images \
+#       --dst divData --mode <mode>
+dataset_type = 'SODADDataset'
+data_root = 'data/SODA-D/'
+img_scale = (1200, 1200)
+# the patch origin travels with each prediction so that SODADMetric can merge the patches per image
+patch_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'ori_id', 'x_start',
+                   'y_start')
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='Resize', scale=img_scale, keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackDetInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=img_scale, keep_ratio=True),
+    dict(type='PackDetInputs', meta_keys=patch_meta_keys),
+]
+train_dataloader = dict(
+    batch_size=4,
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='divData/Annotations/train.json',
+        data_prefix=dict(img='divData/Images/train/'),
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='divData/Annotations/val.json',
+        data_prefix=dict(img='divData/Images/val/'),
+        pipeline=test_pipeline))
+test_dataloader = dict(
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='divData/Annotations/test.json',
+        data_prefix=dict(img='divData/Images/test/'),
+        pipeline=test_pipeline))
+# patch predictions are merged per original image (class-wise NMS 0.5) and scored against the full-image
+# annotations (category 10 excluded, so the official *_wo_ignore.json files give the same numbers)
+val_evaluator = dict(_delete_=True, type='SODADMetric', ann_file=data_root + 'rawData/Annotations/val.json')
+test_evaluator = dict(_delete_=True, type='SODADMetric', ann_file=data_root + 'rawData/Annotations/test.json')
+
+# ------------------------------------------------------------------------------------------- schedule
+train_cfg = dict(max_epochs=12, val_interval=12)
+optim_wrapper = dict(optimizer=dict(lr=0.01))
+auto_scale_lr = dict(enable=False, base_batch_size=4)
