@@ -1,7 +1,9 @@
+import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -39,3 +41,22 @@ def sample_split(tmp_path_factory):
     out = tmp_path_factory.mktemp('sample') / 'split'
     run_tool('tools/data/sodaa_split.py', '--src', ROOT / 'data/sample', '--dst', out, '--workers', 2)
     return out
+
+
+def load_tool(path):
+    """A repository tool (``tools/....py``) loaded as a module, to call its ``main(argv)`` in this process."""
+    path = ROOT / path
+    spec = importlib.util.spec_from_file_location(f'_tool_{path.stem}', path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture
+def run_main(capsys):
+    """Run a tool's ``main(argv)`` in this process (no interpreter start-up): -> (returncode, stdout, stderr)."""
+    def run(script, *args):
+        rc = load_tool(script).main([str(a) for a in args])
+        cap = capsys.readouterr()
+        return SimpleNamespace(returncode=rc, stdout=cap.out, stderr=cap.err)
+    return run

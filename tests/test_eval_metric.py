@@ -1,14 +1,10 @@
 """SODAAMetric (registered) and the command-line tools on a tiny hand-built SODA-A folder."""
-import importlib.util
 import json
 import pickle
-from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
 R = 101
 
 
@@ -114,71 +110,54 @@ def test_metric_rejects_predictions_for_unknown_images(tmp_path):
         metric.evaluate(size=1)
 
 
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(f'_tool_{name}', ROOT / 'tools' / f'{name}.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-@pytest.fixture
-def run_tool(capsys):
-    """Run a tool's main(argv) in this process (no interpreter start-up): -> (returncode, stdout, stderr)."""
-    def run(script, *args):
-        rc = load_tool(Path(script).stem).main([str(a) for a in args])
-        cap = capsys.readouterr()
-        return SimpleNamespace(returncode=rc, stdout=cap.out, stderr=cap.err)
-    return run
-
-
-def test_eval_tool_on_pickle_and_task1_folder_and_plot(tmp_path, run_tool):
+def test_eval_tool_on_pickle_and_task1_folder_and_plot(tmp_path, run_main):
     ann = write_raw(tmp_path)
     pkl = tmp_path / 'results.pkl'
     pkl.write_bytes(pickle.dumps(patch_samples()))
-    r = run_tool('tools/eval_sodaa.py', '--ann-dir', str(ann), '--pred', str(pkl), '--out',
+    r = run_main('tools/eval_sodaa.py', '--ann-dir', str(ann), '--pred', str(pkl), '--out',
                  str(tmp_path / 'm1.json'), '--dota-dir', str(tmp_path / 'task1'), '--nproc', '1')
     assert r.returncode == 0, r.stderr
     m1 = json.loads((tmp_path / 'm1.json').read_text())
     assert m1['AP'] == pytest.approx(EXPECTED_AP) and m1['AR'] == pytest.approx(2 / 3)
     assert 'Average Precision  (AP) @[ IoU=0.50:0.95 | area= Small | maxDets=20000 ] = 0.663' in r.stdout
     # the Task1 files written from the merged pickle give the same numbers as full-image input
-    r = run_tool('tools/eval_sodaa.py', '--ann-dir', str(ann), '--pred', str(tmp_path / 'task1'), '--out',
+    r = run_main('tools/eval_sodaa.py', '--ann-dir', str(ann), '--pred', str(tmp_path / 'task1'), '--out',
                  str(tmp_path / 'm2.json'), '--nproc', '1', '--plot', str(tmp_path / 'one.png'))
     assert r.returncode == 0, r.stderr
     m2 = json.loads((tmp_path / 'm2.json').read_text())
     for k in ('AP', 'AP50', 'AP75', 'AP_eS', 'AP_rS', 'AR'):
         assert m2[k] == pytest.approx(m1[k]), k
-    r = run_tool('tools/plot_size_ap.py', str(tmp_path / 'm1.json'), str(tmp_path / 'm2.json'), '--labels',
+    r = run_main('tools/plot_size_ap.py', str(tmp_path / 'm1.json'), str(tmp_path / 'm2.json'), '--labels',
                  'baseline', 'cfinet', '--out', str(tmp_path / 'cmp.png'))
     assert r.returncode == 0, r.stderr
     for png in ('one.png', 'cmp.png'):
         assert (tmp_path / png).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
-def test_eval_tool_bad_inputs(tmp_path, run_tool):
+def test_eval_tool_bad_inputs(tmp_path, run_main):
     ann = write_raw(tmp_path)
     empty = tmp_path / 'empty.pkl'
     empty.write_bytes(b'')
-    r = run_tool('tools/eval_sodaa.py', '--ann-dir', str(ann), '--pred', str(empty))
+    r = run_main('tools/eval_sodaa.py', '--ann-dir', str(ann), '--pred', str(empty))
     assert r.returncode == 2 and 'empty.pkl: the prediction file is empty' in r.stderr
     task1 = tmp_path / 't1'
     task1.mkdir()
     (task1 / 'Task1_small-vehicle.txt').write_text('P0001 0.9 100 100 120 100 120 110 100 110\n'
                                                    'P0001 0.8 nan 1 2 3 4 5 6 7\n')
     (task1 / 'Task1_airplane.txt').write_text('P0009 0.9 100 100 120 100 120 110 100 110\n')
-    r = run_tool('tools/eval_sodaa.py', '--ann-dir', str(ann), '--pred', str(task1))
+    r = run_main('tools/eval_sodaa.py', '--ann-dir', str(ann), '--pred', str(task1))
     assert r.returncode == 2 and "predictions for 1 image(s) without an annotation file" in r.stderr \
         and "'P0009'" in r.stderr
     (task1 / 'Task1_airplane.txt').write_text('')
-    r = run_tool('tools/eval_sodaa.py', '--ann-dir', str(ann), '--pred', str(task1), '--out', str(tmp_path / 'm.json'))
+    r = run_main('tools/eval_sodaa.py', '--ann-dir', str(ann), '--pred', str(task1), '--out', str(tmp_path / 'm.json'))
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / 'm.json').read_text())['skipped']['non-finite detection'] == 1
     (task1 / 'Task1_truck.txt').write_text('')
-    r = run_tool('tools/eval_sodaa.py', '--ann-dir', str(ann), '--pred', str(task1))
+    r = run_main('tools/eval_sodaa.py', '--ann-dir', str(ann), '--pred', str(task1))
     assert r.returncode == 2 and "unknown class 'truck'" in r.stderr
     pkl = tmp_path / 'r.pkl'
     s = patch_samples()
     s[0]['pred_instances']['labels'] = torch.tensor([2, 14])
     pkl.write_bytes(pickle.dumps(s))
-    r = run_tool('tools/eval_sodaa.py', '--ann-dir', str(ann), '--pred', str(pkl))
+    r = run_main('tools/eval_sodaa.py', '--ann-dir', str(ann), '--pred', str(pkl))
     assert r.returncode == 2 and 'P0001__800__0___0: class index 14 out of range [0, 9)' in r.stderr

@@ -1,13 +1,12 @@
 """End to end on the embedded SODA-D sample, as a user runs it: split (train and test mode) -> train the tiny
 CFINet (CRPN + FI, horizontal boxes) a few iterations -> tools/test.py --out -> tools/eval_sodad.py."""
-import importlib.util
 import json
 import math
 import pickle
 
 import pytest
 
-from conftest import ROOT, run_tool
+from conftest import ROOT, load_tool, run_tool
 
 TINY = 'configs/sodad/faster-rcnn_cfinet_tiny_sample.py'
 SAMPLE = ROOT / 'data' / 'sample_sodad'
@@ -15,19 +14,12 @@ STATS = ('AP', 'AP50', 'AP75', 'AP_eS', 'AP_rS', 'AP_gS', 'AP_N', 'AR_100', 'AR_
          'AR_gS', 'AR_N')
 
 
-def tool_main(path):
-    spec = importlib.util.spec_from_file_location(f'_tool_{path.stem}', path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.main
-
-
 @pytest.fixture(scope='module')
 def run(tmp_path_factory):
     """Split, train 2 iterations, test; -> (split folder, work dir, test stdout)."""
     split = tmp_path_factory.mktemp('sodad') / 'split'
     for mode in ('train', 'test'):
-        rc = tool_main(ROOT / 'tools' / 'data' / 'sodad_split.py')(
+        rc = load_tool('tools/data/sodad_split.py').main(
             ['--ann', str(SAMPLE / 'Annotations' / 'sample.json'), '--img-dir', str(SAMPLE / 'Images'), '--dst',
              str(split), '--mode', mode, '--workers', '1'])
         assert rc == 0
@@ -55,7 +47,7 @@ def test_split_train_test_prints_the_14_statistics(run):
     assert 'maxDets= 1000 ]' in stdout
 
 
-def test_saved_predictions_evaluate_to_finite_statistics(run, tmp_path, capsys):
+def test_saved_predictions_evaluate_to_finite_statistics(run, tmp_path, run_main):
     split, work, _ = run
     with open(work / 'results.pkl', 'rb') as f:
         results = pickle.load(f)
@@ -63,10 +55,9 @@ def test_saved_predictions_evaluate_to_finite_statistics(run, tmp_path, capsys):
     r = results[0]
     assert {'img_id', 'ori_id', 'x_start', 'y_start', 'pred_instances'} <= set(r)
     assert r['pred_instances']['bboxes'].shape[-1] == 4  # horizontal boxes
-    rc = tool_main(ROOT / 'tools' / 'eval_sodad.py')(
-        ['--ann', str(SAMPLE / 'Annotations' / 'sample.json'), '--pred', str(work / 'results.pkl'), '--out',
-         str(tmp_path / 'm.json'), '--nproc', '1'])
-    assert rc == 0, capsys.readouterr().err
+    r = run_main('tools/eval_sodad.py', '--ann', SAMPLE / 'Annotations' / 'sample.json', '--pred',
+                 work / 'results.pkl', '--out', tmp_path / 'm.json', '--nproc', 1)
+    assert r.returncode == 0, r.stderr
     m = json.loads((tmp_path / 'm.json').read_text())
     assert m['num_images'] == 3 and m['num_gts'] == 340
     for key in STATS:  # every size subset has ground truth in the sample: no undefined statistic

@@ -1,11 +1,8 @@
 """SODA-D evaluation: the 14 statistics against pycocotools COCOeval (as SODADeval configures it), hand-computed
 cases (ignore flag, JSON area, maxDets, iscrowd, category 10), SODADMetric and tools/eval_sodad.py."""
-import importlib.util
 import json
 import pickle
 from collections import Counter
-from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,7 +12,7 @@ from cfinet_rotated.evaluation.size_ap import DEFAULT_AREA_RANGES
 from cfinet_rotated.evaluation.sodad_eval import (SODAD_MAX_DETS, SODAD_STAT_NAMES, SODAD_STAT_SPEC, evaluate_sodad,
                                                   load_sodad_ground_truth)
 
-ROOT = Path(__file__).resolve().parents[1]
+EVAL = 'tools/eval_sodad.py'
 R = 101
 CATS = [dict(id=i, name=n) for i, n in enumerate(
     ('people', 'rider', 'bicycle', 'motor', 'vehicle', 'traffic-sign', 'traffic-light', 'traffic-camera',
@@ -288,49 +285,36 @@ def test_metric_format_only_and_bad_predictions(tmp_path):
         SODADMetric(ann_file=gt).process({}, bad)
 
 
-@pytest.fixture
-def eval_tool(capsys):
-    spec = importlib.util.spec_from_file_location('_tool_eval_sodad', ROOT / 'tools' / 'eval_sodad.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-
-    def run(*args):
-        rc = mod.main([str(a) for a in args])
-        cap = capsys.readouterr()
-        return SimpleNamespace(returncode=rc, stdout=cap.out, stderr=cap.err)
-    return run
-
-
-def test_eval_tool_pickle_and_coco_results_agree(tmp_path, eval_tool):
+def test_eval_tool_pickle_and_coco_results_agree(tmp_path, run_main):
     gt = metric_gt(tmp_path)
     pkl = tmp_path / 'results.pkl'
     pkl.write_bytes(pickle.dumps(patch_samples()))
-    r = eval_tool('--ann', gt, '--pred', pkl, '--out', tmp_path / 'm1.json', '--coco-out', tmp_path / 'dets.json',
+    r = run_main(EVAL, '--ann', gt, '--pred', pkl, '--out', tmp_path / 'm1.json', '--coco-out', tmp_path / 'dets.json',
                   '--nproc', 1)
     assert r.returncode == 0, r.stderr
     assert 'Average Recall     (AR) @[ IoU=0.50:0.95 | area= Small | maxDets=  300 ] = 0.667' in r.stdout
     m1 = json.loads((tmp_path / 'm1.json').read_text())
     assert m1['AP'] == pytest.approx(EXPECTED_AP)
-    r = eval_tool('--ann', gt, '--pred', tmp_path / 'dets.json', '--out', tmp_path / 'm2.json', '--nproc', 1)
+    r = run_main(EVAL, '--ann', gt, '--pred', tmp_path / 'dets.json', '--out', tmp_path / 'm2.json', '--nproc', 1)
     assert r.returncode == 0, r.stderr
     m2 = json.loads((tmp_path / 'm2.json').read_text())
     for k in SODAD_STAT_NAMES:
         assert m2[k] == pytest.approx(m1[k], abs=1e-6), k
 
 
-def test_eval_tool_bad_inputs(tmp_path, eval_tool):
+def test_eval_tool_bad_inputs(tmp_path, run_main):
     gt = metric_gt(tmp_path)
     dets = tmp_path / 'd.json'
     dets.write_text(json.dumps([dict(image_id=7, category_id=12, bbox=[0, 0, 5, 5], score=0.5)]))
-    r = eval_tool('--ann', gt, '--pred', dets)
+    r = run_main(EVAL, '--ann', gt, '--pred', dets)
     assert r.returncode == 2 and 'category_id 12 outside 1..9' in r.stderr
     dets.write_text(json.dumps([dict(image_id=5, category_id=1, bbox=[0, 0, 5, 5], score=0.5)]))
-    r = eval_tool('--ann', gt, '--pred', dets)
+    r = run_main(EVAL, '--ann', gt, '--pred', dets)
     assert r.returncode == 2 and "'5'" in r.stderr
     dets.write_text('[{"image_id": 7,')
-    r = eval_tool('--ann', gt, '--pred', dets)
+    r = run_main(EVAL, '--ann', gt, '--pred', dets)
     assert r.returncode == 2 and 'd.json: malformed JSON' in r.stderr
     (tmp_path / 'bad_gt.json').write_text(json.dumps(dict(images=[dict(id=1, file_name='a.jpg')], annotations=[
         dict(id=1, image_id=1, category_id=11, bbox=[0, 0, 5, 5])], categories=CATS)))
-    r = eval_tool('--ann', tmp_path / 'bad_gt.json', '--pred', dets)
+    r = run_main(EVAL, '--ann', tmp_path / 'bad_gt.json', '--pred', dets)
     assert r.returncode == 2 and 'bad_gt.json: unknown category_id 11' in r.stderr

@@ -1,16 +1,15 @@
 """The committed synthetic SODA-D sample (data/sample_sodad) and its generator (make_sample.py --format sodad)."""
-import importlib.util
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
+
+from conftest import ROOT, load_tool
 
 from cfinet_rotated.datasets.sodad_io import SODAD_IGNORE_ID, load_sodad
 from cfinet_rotated.datasets.sodad_split import SodadSplitConfig, clip_to_windows, xywh_to_xyxy
 from cfinet_rotated.datasets.split import sliding_windows
 
-ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / 'data' / 'sample_sodad'
 
 
@@ -40,9 +39,7 @@ def test_sample_is_small_valid_and_covers_the_subsets():
 
 
 def test_generator_reproduces_the_sample(tmp_path):
-    spec = importlib.util.spec_from_file_location('make_sample', ROOT / 'tools' / 'data' / 'make_sample.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('tools/data/make_sample.py')
     # the smallest image alone (the whole sample: python tools/data/make_sample.py --format sodad)
     assert tool.main(['--format', 'sodad', '--out', str(tmp_path), '--only', '2']) == 0
     assert (tmp_path / 'Images' / 'sodad_0003.jpg').read_bytes() == (SAMPLE / 'Images' / 'sodad_0003.jpg').read_bytes()

@@ -1,8 +1,6 @@
 """SODA-D split: official window positions, clipping and the 40 % ignore rule, ignore fill, train/test modes, the
 patch JSON, and the CLI's accounting of every annotation (on hand-built cases)."""
-import importlib.util
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -12,8 +10,6 @@ from cfinet_rotated.datasets.sodad_io import sodad_categories
 from cfinet_rotated.datasets.sodad_split import (SodadSplitConfig, clip_to_windows, object_fates, split_sodad,
                                                  split_sodad_image)
 from cfinet_rotated.datasets.split import sliding_windows
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize('w,h,xs,ys', [
@@ -133,38 +129,31 @@ def test_split_writes_the_official_patch_json(tmp_path):
     assert s['patches']['written'] == 7  # test mode keeps every patch, next to the train split
 
 
-@pytest.fixture
-def split_tool(capsys):
-    spec = importlib.util.spec_from_file_location('_tool_sodad_split', ROOT / 'tools' / 'data' / 'sodad_split.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-
-    def run(*args):
-        rc = mod.main([str(a) for a in args] + ['--workers', '1'])
-        return rc, capsys.readouterr()
-    return run
+def split_tool(run_main, *args):
+    r = run_main('tools/data/sodad_split.py', *args, '--workers', '1')
+    return r.returncode, r
 
 
-def test_cli_accounts_for_every_annotation_and_reports_failures(tmp_path, split_tool):
+def test_cli_accounts_for_every_annotation_and_reports_failures(tmp_path, run_main):
     raw = write_raw(tmp_path / 'raw', missing_image=True)
-    rc, out = split_tool('--ann', raw / 'train.json', '--img-dir', raw / 'Images', '--dst', tmp_path / 'out')
+    rc, out = split_tool(run_main, '--ann', raw / 'train.json', '--img-dir', raw / 'Images', '--dst', tmp_path / 'out')
     assert rc == 1  # image b is missing: reported, image a still split
-    assert 'image ' in out.out and 'b.jpg (id 2) does not exist' in out.out
+    assert 'image ' in out.stdout and 'b.jpg (id 2) does not exist' in out.stdout
     assert ('annotations read: 5 = objects kept whole 2 + kept clipped only 0 + kept only as ignore (<= 40% inside) '
             '0 + outside every patch 0 + ignore regions filled 1 + skipped invalid 1 + lost with failed images 1') \
-        in out.out
+        in out.stdout
     summary = json.loads((tmp_path / 'out' / 'Annotations' / 'train_split_summary.json').read_text())
     assert summary['images'] == dict(total=2, split=1, failed=1, size_mismatch=0)
     assert summary['objects_per_class']['people'] == dict(whole=1, clipped=0, ignore_only=0, outside=0)
 
 
-def test_cli_rejects_unusable_input(tmp_path, split_tool):
+def test_cli_rejects_unusable_input(tmp_path, run_main):
     raw = write_raw(tmp_path / 'raw', extra_anns=[dict(image_id=1, category_id=11, bbox=[0, 0, 5, 5])])
-    rc, out = split_tool('--ann', raw / 'train.json', '--img-dir', raw / 'Images', '--dst', tmp_path / 'out')
-    assert rc == 2 and 'train.json: unknown category_id 11' in out.err
+    rc, out = split_tool(run_main, '--ann', raw / 'train.json', '--img-dir', raw / 'Images', '--dst', tmp_path / 'out')
+    assert rc == 2 and 'train.json: unknown category_id 11' in out.stderr
     (raw / 'bad.json').write_text('{"images": [}')
-    rc, out = split_tool('--ann', raw / 'bad.json', '--img-dir', raw / 'Images', '--dst', tmp_path / 'out')
-    assert rc == 2 and 'bad.json: malformed JSON' in out.err
-    rc, out = split_tool('--ann', raw / 'train.json', '--img-dir', raw / 'Images', '--dst', tmp_path / 'out',
+    rc, out = split_tool(run_main, '--ann', raw / 'bad.json', '--img-dir', raw / 'Images', '--dst', tmp_path / 'out')
+    assert rc == 2 and 'bad.json: malformed JSON' in out.stderr
+    rc, out = split_tool(run_main, '--ann', raw / 'train.json', '--img-dir', raw / 'Images', '--dst', tmp_path / 'out',
                          '--ignore-thr', '1.5')
-    assert rc == 2 and 'ignore_thr must lie in [0, 1)' in out.err
+    assert rc == 2 and 'ignore_thr must lie in [0, 1)' in out.stderr

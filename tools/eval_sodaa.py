@@ -15,10 +15,9 @@ import time
 from collections import Counter
 
 from cfinet_rotated.datasets.sodaa_io import SODAA_CLASSES, AnnotationError
-from cfinet_rotated.evaluation.merge import load_patch_pickle, merge_patch_predictions
+from cfinet_rotated.evaluation.cli import add_merge_args, merge_pickle, print_and_save
 from cfinet_rotated.evaluation.plot import plot_size_ap
-from cfinet_rotated.evaluation.sodaa_eval import (evaluate_sodaa, load_ground_truth, read_task1, report,
-                                                  save_metrics, write_task1)
+from cfinet_rotated.evaluation.sodaa_eval import evaluate_sodaa, load_ground_truth, read_task1, write_task1
 
 
 def parse_args(argv=None):
@@ -27,15 +26,12 @@ def parse_args(argv=None):
     p.add_argument('--pred', required=True, help='per-patch results .pkl of tools/test.py, or a Task1 folder')
     p.add_argument('--out', help='metrics JSON to write')
     p.add_argument('--box-type', default='rbox', choices=['rbox', 'hbox'])
-    p.add_argument('--nms-iou-thr', type=float, default=0.5,
-                   help='class-wise NMS IoU when merging patches (.pkl input); <= 0 disables the NMS')
     p.add_argument('--max-dets', type=int, default=20000, help='detections per image and class')
     p.add_argument('--min-gt-size', type=float, default=2.0,
                    help='drop ground truths with a box side below this (official: 2 px); 0 keeps all')
     p.add_argument('--dota-dir', help='also write the merged detections as DOTA Task1 files here')
     p.add_argument('--plot', help='also write a PNG bar chart of AP/AR per size subset')
-    p.add_argument('--merge-device', default='cpu', help="device of the merge NMS, e.g. 'cuda'")
-    p.add_argument('--nproc', type=int, default=2, help='evaluation worker processes (over classes)')
+    add_merge_args(p)
     return p.parse_args(argv)
 
 
@@ -48,12 +44,7 @@ def main(argv=None):
             print(f'reading Task1 files from {args.pred}')
             preds = read_task1(args.pred, SODAA_CLASSES, args.box_type, warnings, progress=True)
         elif osp.isfile(args.pred):
-            print(f'reading per-patch predictions from {args.pred}')
-            samples = load_patch_pickle(args.pred)
-            nms = args.nms_iou_thr if args.nms_iou_thr > 0 else None
-            print(f'merging {len(samples)} patches (class-wise NMS {nms})')
-            preds = merge_patch_predictions(samples, len(SODAA_CLASSES), args.box_type, nms,
-                                            device=args.merge_device, warnings=warnings, progress=True)
+            preds = merge_pickle(args, len(SODAA_CLASSES), args.box_type, warnings)
         else:
             raise ValueError(f'{args.pred}: no such file or folder')
         if args.dota_dir:
@@ -67,10 +58,7 @@ def main(argv=None):
     except (ValueError, AnnotationError) as e:
         print(f'eval_sodaa: error: {e}', file=sys.stderr)
         return 2
-    print('\n' + report(result, warnings))
-    if args.out:
-        save_metrics(result, args.out, extra=dict(skipped=dict(warnings), pred=args.pred, ann_dir=args.ann_dir))
-        print(f'metrics written to {args.out}')
+    print_and_save(result, warnings, args.out, pred=args.pred, ann_dir=args.ann_dir)
     if args.plot:
         d = result.to_dict()
         plot_size_ap([d], [osp.basename(args.pred.rstrip('/'))], args.plot)

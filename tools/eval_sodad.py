@@ -17,8 +17,7 @@ from collections import Counter
 
 from cfinet_rotated.datasets.sodaa_io import AnnotationError
 from cfinet_rotated.datasets.sodad_io import SODAD_CLASSES
-from cfinet_rotated.evaluation.merge import load_patch_pickle, merge_patch_predictions
-from cfinet_rotated.evaluation.sodaa_eval import report, save_metrics
+from cfinet_rotated.evaluation.cli import add_merge_args, merge_pickle, print_and_save
 from cfinet_rotated.evaluation.sodad_eval import (evaluate_sodad, load_sodad_ground_truth, read_coco_results,
                                                   write_coco_results)
 
@@ -29,10 +28,7 @@ def parse_args(argv=None):
     p.add_argument('--pred', required=True, help='per-patch results .pkl of tools/test.py, or a COCO results .json')
     p.add_argument('--out', help='metrics JSON to write')
     p.add_argument('--coco-out', help='also write the merged full-image detections as a COCO results JSON')
-    p.add_argument('--nms-iou-thr', type=float, default=0.5,
-                   help='class-wise NMS IoU when merging patches (.pkl input); <= 0 disables the NMS')
-    p.add_argument('--merge-device', default='cpu', help="device of the merge NMS, e.g. 'cuda'")
-    p.add_argument('--nproc', type=int, default=2, help='evaluation worker processes (over classes)')
+    add_merge_args(p)
     return p.parse_args(argv)
 
 
@@ -49,12 +45,7 @@ def main(argv=None):
             print(f'reading full-image COCO results from {args.pred}')
             preds = read_coco_results(args.pred, len(SODAD_CLASSES), warnings)
         else:
-            print(f'reading per-patch predictions from {args.pred}')
-            samples = load_patch_pickle(args.pred)
-            nms = args.nms_iou_thr if args.nms_iou_thr > 0 else None
-            print(f'merging {len(samples)} patches (class-wise NMS {nms})')
-            preds = merge_patch_predictions(samples, len(SODAD_CLASSES), 'hbox', nms, device=args.merge_device,
-                                            warnings=warnings, progress=True)
+            preds = merge_pickle(args, len(SODAD_CLASSES), 'hbox', warnings)
         if args.coco_out:
             n = write_coco_results(preds, args.coco_out, image_ids)
             print(f'\n{n} merged detections written to {args.coco_out}')
@@ -63,10 +54,7 @@ def main(argv=None):
     except (ValueError, AnnotationError) as e:
         print(f'eval_sodad: error: {e}', file=sys.stderr)
         return 2
-    print('\n' + report(result, warnings))
-    if args.out:
-        save_metrics(result, args.out, extra=dict(skipped=dict(warnings), pred=args.pred, ann_file=args.ann))
-        print(f'metrics written to {args.out}')
+    print_and_save(result, warnings, args.out, pred=args.pred, ann_file=args.ann)
     print(f'done in {time.time() - t0:.1f} s')
     return 0
 

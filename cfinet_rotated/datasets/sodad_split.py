@@ -33,7 +33,7 @@ import numpy as np
 
 from .sodaa_io import AnnotationError
 from .sodad_io import SODAD_CLASSES, SODAD_IGNORE_ID, degenerate_boxes, load_sodad, sodad_categories
-from .split import SplitConfig, crop_patch, fill_ignore, patch_name, sliding_windows
+from .split import SplitConfig, class_table, crop_patch, fill_ignore, patch_name, sliding_windows
 
 MODES = ('train', 'val', 'test')
 #: the fates of an object (a valid box of classes 1..9), by its best clipped/original area ratio over the patches
@@ -251,10 +251,9 @@ def format_summary(s):
         f"invalid {sum(s['skipped_invalid'].values())} + lost with failed images {s['lost_in_failed_images']}",
         f"patch annotations written: {s['patch_annotations']['total']} "
         f"({s['patch_annotations']['ignore']} flagged ignore)",
-        f"{'class':<16}{'whole':>8}{'clipped':>9}{'ignore':>8}{'outside':>9}",
     ]
-    lines += [f"{n:<16}{c['whole']:>8}{c['clipped']:>9}{c['ignore_only']:>8}{c['outside']:>9}"
-              for n, c in s['objects_per_class'].items()]
+    lines += class_table(s['objects_per_class'], (('whole', 'whole'), ('clipped', 'clipped'),
+                                                  ('ignore', 'ignore_only'), ('outside', 'outside')), width=16)
     if s['skipped_invalid']:
         lines.append('skipped invalid boxes: ' + ', '.join(f'{n} {r}' for r, n in s['skipped_invalid'].items()))
     if s['images']['size_mismatch']:

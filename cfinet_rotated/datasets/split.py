@@ -387,6 +387,14 @@ def summarize(results, orphan_images=(), cfg=SplitConfig()):
         warnings=warnings)
 
 
+def class_table(per_class, columns, width=15):
+    """Lines of a per-class count table: ``per_class`` {class: {key: n}}, ``columns`` ((title, key), ...)."""
+    cols = [(t, k, max(8, len(t) + 2)) for t, k in columns]
+    lines = [f"{'class':<{width}}" + ''.join(f'{t:>{w}}' for t, _, w in cols)]
+    lines += [f'{name:<{width}}' + ''.join(f'{c[k]:>{w}}' for _, k, w in cols) for name, c in per_class.items()]
+    return lines
+
+
 def format_summary(s):
     """Human-readable lines of a :func:`summarize` dict."""
     o = s['objects']
@@ -397,10 +405,8 @@ def format_summary(s):
         f"{o['truncated']} + dropped (IoF < {s['settings']['iof_thr']} everywhere) {o['dropped']} + "
         f"ignore regions filled {s['ignore_regions_filled']} + skipped invalid "
         f"{sum(s['skipped_invalid'].values())} + lost with failed files {s['lost_in_failed_files']}",
-        f"{'class':<15}{'whole':>8}{'trunc':>8}{'dropped':>8}",
     ]
-    lines += [f"{name:<15}{c['whole']:>8}{c['truncated']:>8}{c['dropped']:>8}"
-              for name, c in s['objects_per_class'].items()]
+    lines += class_table(s['objects_per_class'], (('whole', 'whole'), ('trunc', 'truncated'), ('dropped', 'dropped')))
     if s['skipped_invalid']:
         lines.append('skipped invalid polygons: ' + ', '.join(f'{n} {r}' for r, n in s['skipped_invalid'].items()))
     for w in s['warnings']:
@@ -455,4 +461,4 @@ def default_workers():
 
 __all__ = ['SplitConfig', 'window_starts', 'sliding_windows', 'filter_windows', 'polygon_iof', 'fill_ignore',
            'clip_polygon_to_window', 'patch_name', 'crop_patch', 'split_image', 'object_fates',
-           'split_one', 'summarize', 'format_summary', 'prepare_out_dir', 'list_tasks', 'IGNORE_ID']
+           'split_one', 'summarize', 'class_table', 'format_summary', 'prepare_out_dir', 'list_tasks', 'IGNORE_ID']

@@ -53,19 +53,12 @@ train_dataloader = dict(
         data_prefix=dict(img='divData/Images/train/'),
         pipeline=train_pipeline))
 val_dataloader = dict(
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='divData/Annotations/val.json',
-        data_prefix=dict(img='divData/Images/val/'),
-        pipeline=test_pipeline))
+    dataset=dict(train_dataloader['dataset'], ann_file='divData/Annotations/val.json',
+                 data_prefix=dict(img='divData/Images/val/'), pipeline=test_pipeline))
 test_dataloader = dict(
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='divData/Annotations/test.json',
-        data_prefix=dict(img='divData/Images/test/'),
-        pipeline=test_pipeline))
+    val_dataloader,
+    dataset=dict(val_dataloader['dataset'], ann_file='divData/Annotations/test.json',
+                 data_prefix=dict(img='divData/Images/test/')))
 # patch predictions are merged per original image (class-wise NMS 0.5) and scored against the full-image
 # annotations (category 10 excluded, so the official *_wo_ignore.json files give the same numbers)
 val_evaluator = dict(_delete_=True, type='SODADMetric', ann_file=data_root + 'rawData/Annotations/val.json')

@@ -2,15 +2,9 @@
 # tools/data/sodad_split.py in train and test mode): random initialisation, ResNet-18 at 1/4 width, a 32-channel
 # FPN, 800 px patches without resizing, 20 iterations of batch 1. A smoke-test and CI model; the other tiny
 # SODA-D configs inherit from this one.
-_base_ = ['./faster-rcnn_r50_fpn_1x_sodad.py']
+_base_ = ['./faster-rcnn_r50_fpn_1x_sodad.py', '../_base_/tiny.py']
 
-model = dict(
-    backbone=dict(depth=18, base_channels=16, frozen_stages=-1, norm_eval=False, init_cfg=None),
-    neck=dict(in_channels=[16, 32, 64, 128], out_channels=32),
-    rpn_head=dict(in_channels=32, feat_channels=32),
-    roi_head=dict(
-        bbox_roi_extractor=dict(out_channels=32),
-        bbox_head=dict(in_channels=32, fc_out_channels=128)))
+model = {{_base_.tiny_model}}
 train_dataloader = dict(
     batch_size=1, num_workers=0, persistent_workers=False,
     sampler=dict(type='InfiniteSampler', shuffle=True),  # iteration-based training

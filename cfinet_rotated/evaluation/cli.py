@@ -1,0 +1,30 @@
+"""What the evaluation tools (``tools/eval_sodaa.py``, ``tools/eval_sodad.py``) share: the merge options, reading
+and merging a ``tools/test.py --out`` pickle, and the report at the end."""
+from .merge import load_patch_pickle, merge_patch_predictions
+from .sodaa_eval import report, save_metrics
+
+
+def add_merge_args(parser):
+    """``--nms-iou-thr``, ``--merge-device`` and ``--nproc``."""
+    parser.add_argument('--nms-iou-thr', type=float, default=0.5,
+                        help='class-wise NMS IoU when merging patches (.pkl input); <= 0 disables the NMS')
+    parser.add_argument('--merge-device', default='cpu', help="device of the merge NMS, e.g. 'cuda'")
+    parser.add_argument('--nproc', type=int, default=2, help='evaluation worker processes (over classes)')
+
+
+def merge_pickle(args, num_classes, box_type, warnings):
+    """Per-patch predictions of ``args.pred`` merged per original image (ori_id -> dict), with progress."""
+    print(f'reading per-patch predictions from {args.pred}')
+    samples = load_patch_pickle(args.pred)
+    nms = args.nms_iou_thr if args.nms_iou_thr > 0 else None
+    print(f'merging {len(samples)} patches (class-wise NMS {nms})')
+    return merge_patch_predictions(samples, num_classes, box_type, nms, device=args.merge_device,
+                                   warnings=warnings, progress=True)
+
+
+def print_and_save(result, warnings, out=None, **extra):
+    """Print the summary, per-class table and counted warnings; write them to ``out`` (JSON) when given."""
+    print('\n' + report(result, warnings))
+    if out:
+        save_metrics(result, out, extra=dict(skipped=dict(warnings), **extra))
+        print(f'metrics written to {out}')
