@@ -27,8 +27,9 @@ def test_official_settings(path):
     assert s1.anchor_generator.scales == [2] and s1.anchor_generator.strides == [4, 8, 16, 32]
     assert s1.adapt_cfg == dict(type='dilation', dilation=3) and not s1.with_cls
     assert s1.bbox_coder.target_stds == (0.1, 0.1, 0.5, 0.5) and s2.adapt_cfg.type == 'offset'
-    assert s2.bbox_coder.target_stds[:4] in ((0.05, 0.05, 0.1, 0.1), [0.05, 0.05, 0.1, 0.1])
     oriented = 'oriented' in path
+    # horizontal: the official stage-2 stds; oriented: OrientedRPNHead's (SmoothL1 on the deltas)
+    assert list(s2.bbox_coder.target_stds) == ([1.0] * 4 + [0.5] * 2 if oriented else [0.05, 0.05, 0.1, 0.1])
     assert s2.type == ('OrientedCoarseToFineRPNStage' if oriented else 'CoarseToFineRPNStage')
     assert head.in_channels == m.neck.out_channels
     rpn1, rpn2 = m.train_cfg.rpn

@@ -30,13 +30,15 @@ crpn_stage2_hbox = dict(
     loss_bbox=dict(type='mmdet.IoULoss', mode='linear', loss_weight=9.0))
 
 # stage 2, oriented proposals (Oriented R-CNN): midpoint-offset deltas relative to the refined anchors,
-# SmoothL1 on the encoded deltas as OrientedRPNHead (mmcv's rotated IoU losses are GPU-only)
+# SmoothL1 on the encoded deltas as OrientedRPNHead (mmcv's rotated IoU losses are GPU-only, and MMRotate's
+# midpoint-offset decoding is not differentiable). OrientedRPNHead's stds: the horizontal form's (0.05, 0.1)
+# scale the deltas up 10-20x, which under alpha1 = 9 made regression outweigh classification ~100x.
 crpn_stage2_rbox = dict(
     crpn_stage2_hbox,
     type='OrientedCoarseToFineRPNStage',
     reg_decoded_bbox=False,
     bbox_coder=dict(type='MidpointOffsetCoder', angle_version='le90', target_means=[0.0] * 6,
-                    target_stds=[0.05, 0.05, 0.1, 0.1, 0.5, 0.5]),
+                    target_stds=[1.0, 1.0, 1.0, 1.0, 0.5, 0.5]),
     loss_bbox=dict(type='mmdet.SmoothL1Loss', beta=1.0 / 9.0, loss_weight=9.0))
 
 _crpn_stage1_train = dict(
