@@ -20,8 +20,8 @@ def _run_from_repo_root(monkeypatch):
 def run_tool(*args, timeout=600, check=True, env=None):
     """Run a repository tool as a user would (a ``.py`` with this Python, a ``.sh`` with bash and this Python
     as ``PYTHON``); return the CompletedProcess (stdout+stderr in .stdout). ``env``: extra variables."""
-    env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS=os.environ.get('OMP_NUM_THREADS', '2'),
-               PYTHON=PY, **(env or {}))
+    env = {**os.environ, 'PYTHONUNBUFFERED': '1', 'OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS', '2'),
+           'PYTHON': PY, **(env or {})}
     program = ['bash'] if str(args[0]).endswith('.sh') else [PY]
     proc = subprocess.run([*program, *map(str, args)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=timeout)

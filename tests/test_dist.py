@@ -26,7 +26,7 @@ def dist_trained(sample_split, tmp_path_factory):
     work = tmp_path_factory.mktemp('dist')
     proc = run_tool('tools/dist_train.sh', FI_TINY, 2, '--work-dir', work, '--cfg-options', 'train_cfg.max_iters=4',
                     'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=4',
-                    *data_options(sample_split), env=dict(PORT=_port()))
+                    *data_options(sample_split), env=dict(PORT=_port(), OMP_NUM_THREADS='1'))
     return work, proc.stdout
 
 
@@ -47,7 +47,7 @@ def test_dist_test_collects_both_ranks_and_matches_single_process(dist_trained, 
     work, _ = dist_trained
     common = ['--work-dir', work, '--cfg-options', *TEST_CAPS, *data_options(sample_split)]
     proc = run_tool('tools/dist_test.sh', FI_TINY, work / 'iter_4.pth', 2, '--out', work / 'dist.pkl', *common,
-                    env=dict(PORT=_port()))
+                    env=dict(PORT=_port(), OMP_NUM_THREADS='1'))
     assert 'sodaa/AP:' in proc.stdout
     run_tool('tools/test.py', FI_TINY, work / 'iter_4.pth', '--out', work / 'single.pkl', *common)
     dist, single = _by_patch(work / 'dist.pkl'), _by_patch(work / 'single.pkl')
