@@ -1,6 +1,6 @@
 """Train the tiny baseline and CFINet configs on the embedded sample and print their size-subset AP side by side.
 
-    python tools/compare_on_sample.py [--iters 300] [--pipeline rotated-faster-rcnn|oriented-rcnn]
+    python tools/compare_on_sample.py [--iters 300] [--pipeline rotated-faster-rcnn|oriented-rcnn|sodad]
                                       [--work-dir work_dirs/compare_on_sample] [--seed 0]
 
 Each model is trained for ``--iters`` iterations (the tiny configs' batch, CPU, random initialisation) on
@@ -8,7 +8,8 @@ data/sample_split (made from data/sample with tools/data/sodaa_split.py when mis
 tools/train.py would (MMEngine Runner from the config), then tested on the same patches with SODAAMetric
 (patch merge, COCO-style rotated AP over Small / eS / rS / gS / Normal against data/sample/Annotations).
 A smoke-scale comparison, not a benchmark: the sample has a handful of images and training and test
-images coincide.
+images coincide. ``--pipeline sodad``: the horizontal SODA-D tiny configs on data/sample_sodad (split into
+data/sample_sodad_split in train and test mode with tools/data/sodad_split.py when missing), SODADMetric.
 """
 import argparse
 import os.path as osp
@@ -24,7 +25,11 @@ CONFIGS = {
                                 cfinet='configs/cfinet/rotated-faster-rcnn_cfinet_tiny_sample.py'),
     'oriented-rcnn': dict(baseline='configs/baselines/oriented-rcnn_tiny_sample.py',
                           cfinet='configs/cfinet/oriented-rcnn_cfinet_tiny_sample.py'),
+    # the SODA-D configs point to data/sample_sodad_split and data/sample_sodad themselves
+    'sodad': dict(baseline='configs/sodad/faster-rcnn_tiny_sample.py',
+                  cfinet='configs/sodad/faster-rcnn_cfinet_tiny_sample.py'),
 }
+SODAD_RAW, SODAD_SPLIT = 'data/sample_sodad', 'data/sample_sodad_split'
 
 
 def parse_args():
@@ -33,8 +38,8 @@ def parse_args():
     p.add_argument('--pipeline', choices=sorted(CONFIGS), default='rotated-faster-rcnn')
     p.add_argument('--work-dir', default='work_dirs/compare_on_sample')
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--raw', default='data/sample', help='raw sample (Images/, Annotations/)')
-    p.add_argument('--split', default='data/sample_split', help='split patches (made when missing)')
+    p.add_argument('--raw', default='data/sample', help='raw SODA-A sample (Images/, Annotations/)')
+    p.add_argument('--split', default='data/sample_split', help='SODA-A split patches (made when missing)')
     return p.parse_args()
 
 
@@ -47,6 +52,15 @@ def ensure_split(raw, split):
     subprocess.run([sys.executable, 'tools/data/sodaa_split.py', '--src', raw, '--dst', split], check=True)
 
 
+def ensure_sodad_split():
+    for mode in ('train', 'test'):
+        if osp.isfile(osp.join(SODAD_SPLIT, 'Annotations', f'{mode}.json')):
+            continue
+        print(f'splitting {SODAD_RAW} into {SODAD_SPLIT} ({mode}) ...', flush=True)
+        subprocess.run([sys.executable, 'tools/data/sodad_split.py', '--ann', f'{SODAD_RAW}/Annotations/sample.json',
+                        '--img-dir', f'{SODAD_RAW}/Images', '--dst', SODAD_SPLIT, '--mode', mode], check=True)
+
+
 def train_and_test(name, cfg_path, args):
     cfg = Config.fromfile(cfg_path)
     cfg.work_dir = osp.join(args.work_dir, name)
@@ -55,9 +69,10 @@ def train_and_test(name, cfg_path, args):
     cfg.train_cfg.max_iters = args.iters
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False, interval=args.iters,
                                         max_keep_ckpts=1)
-    for loader in ('train_dataloader', 'test_dataloader'):
-        cfg[loader].dataset.data_root = args.split.rstrip('/') + '/'
-    cfg.test_evaluator.ann_dir = osp.join(args.raw, 'Annotations') + '/'
+    if args.pipeline != 'sodad':
+        for loader in ('train_dataloader', 'test_dataloader'):
+            cfg[loader].dataset.data_root = args.split.rstrip('/') + '/'
+        cfg.test_evaluator.ann_dir = osp.join(args.raw, 'Annotations') + '/'
     runner = build_runner(cfg)
     runner.train()
     return runner.test()
@@ -65,11 +80,15 @@ def train_and_test(name, cfg_path, args):
 
 def main():
     args = parse_args()
-    ensure_split(args.raw, args.split)
+    if args.pipeline == 'sodad':
+        ensure_sodad_split()
+    else:
+        ensure_split(args.raw, args.split)
     with mmengine_checkpoint_globals():
         results = {name: train_and_test(name, path, args) for name, path in CONFIGS[args.pipeline].items()}
     keys = [k for k in results['baseline'] if k in results['cfinet']]
-    print(f'\n{args.pipeline} tiny configs, {args.iters} iterations each, sample {args.split}')
+    sample = SODAD_SPLIT if args.pipeline == 'sodad' else args.split
+    print(f'\n{args.pipeline} tiny configs, {args.iters} iterations each, sample {sample}')
     print(f'{"metric":22s} {"baseline":>9s} {"cfinet":>9s}')
     for k in keys:
         print(f'{k:22s} {results["baseline"][k]:9.4f} {results["cfinet"][k]:9.4f}')
