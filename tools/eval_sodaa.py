@@ -11,11 +11,9 @@ writes them to ``--out`` as fractions in [0, 1] (null where a subset has no grou
 import argparse
 import os.path as osp
 import sys
-import time
-from collections import Counter
 
-from cfinet_rotated.datasets.sodaa_io import SODAA_CLASSES, AnnotationError
-from cfinet_rotated.evaluation.cli import add_merge_args, merge_pickle, print_and_save
+from cfinet_rotated.datasets.sodaa_io import SODAA_CLASSES
+from cfinet_rotated.evaluation.cli import add_merge_args, merge_pickle, run_evaluation
 from cfinet_rotated.evaluation.plot import plot_size_ap
 from cfinet_rotated.evaluation.sodaa_eval import evaluate_sodaa, load_ground_truth, read_task1, write_task1
 
@@ -37,9 +35,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    warnings = Counter()
-    t0 = time.time()
-    try:
+
+    def evaluate(warnings):
         if osp.isdir(args.pred):
             print(f'reading Task1 files from {args.pred}')
             preds = read_task1(args.pred, SODAA_CLASSES, args.box_type, warnings, progress=True)
@@ -53,17 +50,15 @@ def main(argv=None):
         print(f'\nreading ground truth from {args.ann_dir}')
         gts = load_ground_truth(args.ann_dir, args.box_type, args.min_gt_size, warnings, progress=True)
         print(f'\nevaluating {len(gts)} images ({len(preds)} with detections)')
-        result = evaluate_sodaa(gts, preds, SODAA_CLASSES, args.box_type, max_dets=args.max_dets,
-                                nproc=args.nproc, progress=True)
-    except (ValueError, AnnotationError) as e:
-        print(f'eval_sodaa: error: {e}', file=sys.stderr)
+        return evaluate_sodaa(gts, preds, SODAA_CLASSES, args.box_type, max_dets=args.max_dets,
+                              nproc=args.nproc, progress=True)
+
+    result = run_evaluation('eval_sodaa', evaluate, args.out, pred=args.pred, ann_dir=args.ann_dir)
+    if result is None:
         return 2
-    print_and_save(result, warnings, args.out, pred=args.pred, ann_dir=args.ann_dir)
     if args.plot:
-        d = result.to_dict()
-        plot_size_ap([d], [osp.basename(args.pred.rstrip('/'))], args.plot)
+        plot_size_ap([result.to_dict()], [osp.basename(args.pred.rstrip('/'))], args.plot)
         print(f'plot written to {args.plot}')
-    print(f'done in {time.time() - t0:.1f} s')
     return 0
 
 

@@ -12,12 +12,9 @@ category_id, bbox: [x, y, w, h], score}]``, e.g. written by ``SODADMetric(outfil
 import argparse
 import os.path as osp
 import sys
-import time
-from collections import Counter
 
-from cfinet_rotated.datasets.sodaa_io import AnnotationError
 from cfinet_rotated.datasets.sodad_io import SODAD_CLASSES
-from cfinet_rotated.evaluation.cli import add_merge_args, merge_pickle, print_and_save
+from cfinet_rotated.evaluation.cli import add_merge_args, merge_pickle, run_evaluation
 from cfinet_rotated.evaluation.sodad_eval import (evaluate_sodad, load_sodad_ground_truth, read_coco_results,
                                                   write_coco_results)
 
@@ -34,9 +31,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    warnings = Counter()
-    t0 = time.time()
-    try:
+
+    def evaluate(warnings):
         print(f'reading ground truth from {args.ann}')
         gts, image_ids = load_sodad_ground_truth(args.ann, warnings)
         if not osp.isfile(args.pred):
@@ -50,13 +46,10 @@ def main(argv=None):
             n = write_coco_results(preds, args.coco_out, image_ids)
             print(f'\n{n} merged detections written to {args.coco_out}')
         print(f'\nevaluating {len(gts)} images ({len(preds)} with detections)')
-        result = evaluate_sodad(gts, preds, SODAD_CLASSES, nproc=args.nproc, progress=True)
-    except (ValueError, AnnotationError) as e:
-        print(f'eval_sodad: error: {e}', file=sys.stderr)
-        return 2
-    print_and_save(result, warnings, args.out, pred=args.pred, ann_file=args.ann)
-    print(f'done in {time.time() - t0:.1f} s')
-    return 0
+        return evaluate_sodad(gts, preds, SODAD_CLASSES, nproc=args.nproc, progress=True)
+
+    result = run_evaluation('eval_sodad', evaluate, args.out, pred=args.pred, ann_file=args.ann)
+    return 2 if result is None else 0
 
 
 if __name__ == '__main__':

@@ -1,5 +1,10 @@
 """What the evaluation tools (``tools/eval_sodaa.py``, ``tools/eval_sodad.py``) share: the merge options, reading
-and merging a ``tools/test.py --out`` pickle, and the report at the end."""
+and merging a ``tools/test.py --out`` pickle, and running the evaluation with its error handling and report."""
+import sys
+import time
+from collections import Counter
+
+from ..datasets.sodaa_io import AnnotationError
 from .merge import load_patch_pickle, merge_patch_predictions
 from .sodaa_eval import report, save_metrics
 
@@ -28,3 +33,21 @@ def print_and_save(result, warnings, out=None, **extra):
     if out:
         save_metrics(result, out, extra=dict(skipped=dict(warnings), **extra))
         print(f'metrics written to {out}')
+
+
+def run_evaluation(tool, evaluate, out=None, **extra):
+    """``evaluate(warnings) -> EvalResult``, then the report (and ``out``) as :func:`print_and_save`.
+
+    Bad input (``ValueError``/``AnnotationError``, whose messages name the file) prints ``<tool>: error: ...``
+    and returns None (the tools exit with 2); otherwise returns the result.
+    """
+    warnings = Counter()
+    t0 = time.time()
+    try:
+        result = evaluate(warnings)
+    except (ValueError, AnnotationError) as e:
+        print(f'{tool}: error: {e}', file=sys.stderr)
+        return None
+    print_and_save(result, warnings, out, **extra)
+    print(f'done in {time.time() - t0:.1f} s')
+    return result
