@@ -89,3 +89,17 @@ def build_runner(cfg):
     from mmengine.runner import Runner
     setup_cpu_distributed(cfg)
     return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+
+
+def finish_distributed():
+    """Leave the process group after a successful distributed run (all ranks reach this point).
+
+    MMEngine never destroys the group. At interpreter exit a live gloo group can abort a process
+    ("terminate called without an active exception", SIGABRT) after the work is done, which torchrun reports
+    as a failed run; torch also warns about it. The barrier keeps a fast rank from leaving while another is
+    still in the last collective.
+    """
+    import torch.distributed as tdist
+    if tdist.is_available() and tdist.is_initialized():
+        tdist.barrier()
+        tdist.destroy_process_group()

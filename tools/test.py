@@ -8,7 +8,8 @@ import os.path as osp
 
 from mmdet.evaluation import DumpDetResults
 
-from cfinet_rotated.utils import build_runner, load_config, mmengine_checkpoint_globals, parse_args_with_common
+from cfinet_rotated.utils import (build_runner, finish_distributed, load_config, mmengine_checkpoint_globals,
+                                  parse_args_with_common)
 
 
 def parse_args():
@@ -44,6 +45,7 @@ def main():
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
     with mmengine_checkpoint_globals():
         runner.test()
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -4,7 +4,8 @@ import logging
 
 from mmengine.logging import print_log
 
-from cfinet_rotated.utils import build_runner, load_config, mmengine_checkpoint_globals, parse_args_with_common
+from cfinet_rotated.utils import (build_runner, finish_distributed, load_config, mmengine_checkpoint_globals,
+                                  parse_args_with_common)
 
 
 def parse_args():
@@ -41,6 +42,7 @@ def main():
     runner = build_runner(cfg)
     with mmengine_checkpoint_globals():
         runner.train()
+    finish_distributed()
 
 
 if __name__ == '__main__':
