@@ -27,11 +27,10 @@ class SodadCOCO(COCO):
         if annotation_file is None:
             return
         ann = load_sodad(annotation_file)
-        missing = np.flatnonzero(np.isnan(ann.area))
-        for i in missing.tolist():
-            a = ann.data['annotations'][i]
-            a['area'] = float(a['bbox'][2]) * float(a['bbox'][3])
-        self.filled_areas = len(missing)
+        area, missing = ann.filled_area()
+        for i in np.flatnonzero(missing).tolist():
+            ann.data['annotations'][i]['area'] = float(area[i])
+        self.filled_areas = int(missing.sum())
         self.dataset = ann.data
         self.createIndex()
         self.img_ann_map, self.cat_img_map = self.imgToAnns, self.catToImgs

@@ -46,6 +46,15 @@ class SodadAnnotations:
     iscrowd: np.ndarray  # (N,) bool
     ann_ids: list = field(default_factory=list)
 
+    def filled_area(self):
+        """(area, missing): the JSON ``area`` with ``w * h`` where it is absent, and the (N,) bool of those rows."""
+        missing = np.isnan(self.area)
+        return np.where(missing, self.bbox[:, 2] * self.bbox[:, 3], self.area), missing
+
+    def xyxy(self):
+        """(N, 4) boxes as ``[x, y, x + w, y + h]``."""
+        return xywh_to_xyxy(self.bbox)
+
     def image_slices(self):
         """(order, starts, ends): annotation rows sorted by image (stable); image i has rows
         ``order[starts[i]:ends[i]]``."""
@@ -122,6 +131,12 @@ def load_sodad(path):
     return parse_sodad(read_json(path), path=path)
 
 
+def xywh_to_xyxy(boxes):
+    """(N, 4) COCO ``[x, y, w, h]`` -> ``[x1, y1, x2, y2]`` (float64)."""
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], axis=1)
+
+
 def degenerate_boxes(bbox):
     """(N,) bool: boxes that cannot be objects, non-finite or with ``w <= 0`` or ``h <= 0``."""
     bbox = np.asarray(bbox, dtype=np.float64).reshape(-1, 4)
@@ -129,4 +144,4 @@ def degenerate_boxes(bbox):
 
 
 __all__ = ['SODAD_CLASSES', 'SODAD_IGNORE_ID', 'SodadAnnotations', 'parse_sodad', 'load_sodad',
-           'sodad_categories', 'degenerate_boxes', 'AnnotationError']
+           'sodad_categories', 'degenerate_boxes', 'xywh_to_xyxy', 'AnnotationError']

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from .sodaa_io import AnnotationError
-from .sodad_io import SODAD_CLASSES, SODAD_IGNORE_ID, degenerate_boxes, load_sodad, sodad_categories
+from .sodad_io import SODAD_CLASSES, SODAD_IGNORE_ID, degenerate_boxes, load_sodad, sodad_categories, xywh_to_xyxy
 from .split import SplitConfig, class_table, crop_patch, fill_ignore, patch_name, sliding_windows
 
 MODES = ('train', 'val', 'test')
@@ -59,11 +59,6 @@ class SodadSplitConfig(SplitConfig):
             raise ValueError(f'ignore_thr must lie in [0, 1), got {self.ignore_thr}')
         if self.mode not in MODES:
             raise ValueError(f'mode must be one of {MODES}, got {self.mode!r}')
-
-
-def xywh_to_xyxy(boxes):
-    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    return np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], axis=1)
 
 
 def box_polygons(boxes_xyxy):
@@ -174,10 +169,9 @@ def split_task(task):
     return res
 
 
-def prepare_tasks(ann, img_dir, out_img_dir, cfg):
+def prepare_tasks(ann, bad, img_dir, out_img_dir, cfg):
     """(tasks, skipped): one task per image of the validated :class:`~.sodad_io.SodadAnnotations`; boxes that
-    cannot be objects (non-finite, ``w <= 0`` or ``h <= 0``) are skipped and counted."""
-    bad = degenerate_boxes(ann.bbox)
+    cannot be objects (``bad``: non-finite, ``w <= 0`` or ``h <= 0``) are skipped and counted."""
     skipped = Counter({'degenerate box': int(bad.sum())} if bad.any() else {})
     order, starts, ends = ann.image_slices()
     tasks = []
@@ -292,7 +286,8 @@ def split_sodad(ann_file, img_dir, out_dir, cfg=SodadSplitConfig(), workers=1, o
     if not Path(img_dir).is_dir():
         raise AnnotationError(f'{img_dir}: image folder does not exist')
     out_img_dir, out_ann, out_summary = prepare_out_dir(out_dir, cfg.mode, overwrite)
-    tasks, skipped = prepare_tasks(ann, img_dir, out_img_dir, cfg)
+    bad = degenerate_boxes(ann.bbox)
+    tasks, skipped = prepare_tasks(ann, bad, img_dir, out_img_dir, cfg)
     if workers > 1 and len(tasks) > 1:
         results = track_parallel_progress(split_task, tasks, nproc=min(workers, len(tasks)))
     elif tasks:
@@ -300,12 +295,11 @@ def split_sodad(ann_file, img_dir, out_dir, cfg=SodadSplitConfig(), workers=1, o
     else:
         results = []
     counts = np.bincount(ann.ann_img, minlength=len(ann.images))
-    regions = np.bincount(ann.ann_img[(ann.category == SODAD_IGNORE_ID) & ~degenerate_boxes(ann.bbox)],
-                          minlength=len(ann.images))
-    bad = np.bincount(ann.ann_img[degenerate_boxes(ann.bbox)], minlength=len(ann.images))
+    regions = np.bincount(ann.ann_img[(ann.category == SODAD_IGNORE_ID) & ~bad], minlength=len(ann.images))
+    bad_per_image = np.bincount(ann.ann_img[bad], minlength=len(ann.images))
     for i, r in enumerate(results):
         r['num_regions'] = int(regions[i])
-        r['num_annotations'] = int(counts[i] - bad[i])  # lost with the image if it fails
+        r['num_annotations'] = int(counts[i] - bad_per_image[i])  # lost with the image if it fails
     coco, summary = assemble(results, skipped, cfg, len(ann.category))
     summary['input'] = dict(ann_file=str(ann_file), img_dir=str(img_dir))
     with open(out_ann, 'w', encoding='utf-8') as f:

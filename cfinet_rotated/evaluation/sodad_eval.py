@@ -47,14 +47,12 @@ def load_sodad_ground_truth(ann_file, warnings=None):
     if (keep & ~finite).any():
         warnings['ground truth: non-finite box'] += int((keep & ~finite).sum())
     keep &= finite
-    area = ann.area.copy()
-    missing = keep & np.isnan(area)
-    if missing.any():
-        warnings['ground truth: area missing, w*h used'] += int(missing.sum())
-        area[missing] = ann.bbox[missing, 2] * ann.bbox[missing, 3]
+    area, missing = ann.filled_area()
+    if (keep & missing).any():
+        warnings['ground truth: area missing, w*h used'] += int((keep & missing).sum())
     if (keep & ann.iscrowd).any():
         warnings['ground truth: iscrowd=1 treated as 0'] += int((keep & ann.iscrowd).sum())
-    xyxy = np.concatenate([ann.bbox[:, :2], ann.bbox[:, :2] + ann.bbox[:, 2:]], axis=1)
+    xyxy = ann.xyxy()
     order, starts, ends = ann.image_slices()
     gts, image_ids = OrderedDict(), {}
     for i, image in enumerate(ann.images):

@@ -25,8 +25,8 @@ from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
 from mmrotate.models.dense_heads import OrientedRPNHead
-from mmrotate.registry import MODELS
 
+from ..registry import register_module
 from .dynamic_threshold import dynamic_pos_iou_thr
 from .task_modules.dynamic_assigner import DynamicIoUAssigner, gt_areas_in_original_image, horizontal_hull
 
@@ -36,7 +36,7 @@ __all__ = ['CoarseToFineRPNHead', 'CoarseToFineRPNStage', 'OrientedCoarseToFineR
 TARGET_BOX_TYPES = ('hbox', 'rbox')
 
 
-@MODELS.register_module()
+@register_module('MODELS')
 class CoarseToFineRPNStage(StageCascadeRPNHead):
     """One stage of :class:`CoarseToFineRPNHead`.
 
@@ -120,7 +120,7 @@ class CoarseToFineRPNStage(StageCascadeRPNHead):
                                                cfg, rescale=rescale)
 
 
-@MODELS.register_module()
+@register_module('MODELS')
 class OrientedCoarseToFineRPNStage(CoarseToFineRPNStage, OrientedRPNHead):
     """CRPN stage 2 for oriented proposals.
 
@@ -136,7 +136,7 @@ class OrientedCoarseToFineRPNStage(CoarseToFineRPNStage, OrientedRPNHead):
             raise ValueError('OrientedCoarseToFineRPNStage regresses encoded deltas: set reg_decoded_bbox=False')
 
 
-@MODELS.register_module()
+@register_module('MODELS')
 class CoarseToFineRPNHead(CascadeRPNHead):
     """Coarse-to-fine RPN, Eq. (2): ``L_CRPN = alpha1 * (L_reg^c + L_reg^f) + alpha2 * L_cls``.
 

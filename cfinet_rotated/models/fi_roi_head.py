@@ -11,6 +11,8 @@ from torch import Tensor
 
 from mmrotate.registry import MODELS
 from mmrotate.structures.bbox import RotatedBoxes, rbbox_overlaps
+
+from ..registry import register_module
 from .fi import ExemplarSet, InstanceTransform  # noqa: F401  (registers the FI modules)
 
 
@@ -42,7 +44,7 @@ def _aligned_iou(pred: Tensor, gt) -> Tensor:
     return bbox_overlaps(pred, gt.to(pred.dtype), is_aligned=True).view(-1)
 
 
-@MODELS.register_module()
+@register_module('MODELS')
 class FIRoIHead(StandardRoIHead):
     """StandardRoIHead plus the Feature Imitation (FI) branch of CFINet.
 

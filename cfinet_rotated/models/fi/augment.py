@@ -4,10 +4,10 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-from mmrotate.registry import MODELS
+from ...registry import register_module
 
 
-@MODELS.register_module()
+@register_module('MODELS')
 class InstanceTransform(nn.Module):
     """Γ: boxes whose RoI features are the positives of a high-quality instance (Alg. 1 line 7).
 

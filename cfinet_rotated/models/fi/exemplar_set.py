@@ -5,10 +5,10 @@ import torch
 from mmengine import dist
 from torch import Tensor, nn
 
-from mmrotate.registry import MODELS
+from ...registry import register_module
 
 
-@MODELS.register_module()
+@register_module('MODELS')
 class ExemplarSet(nn.Module):
     """Per class, a ring buffer of the newest ``capacity`` (256) high-quality RoI features.
 

@@ -5,10 +5,10 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmrotate.registry import MODELS
+from ...registry import register_module
 
 
-@MODELS.register_module()
+@register_module('MODELS')
 class Feat2Embed(BaseModule):
     """Feature-to-Embedding module, ``v_i = Theta_FI(x_i)``, Eq. (4).
 

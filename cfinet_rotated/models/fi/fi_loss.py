@@ -4,10 +4,10 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from mmrotate.registry import MODELS
+from ...registry import register_module
 
 
-@MODELS.register_module()
+@register_module('MODELS')
 class FeatureImitationLoss(nn.Module):
     """Supervised contrastive loss of Eq. (5), weighted by ``alpha_3`` of Eq. (6).
 

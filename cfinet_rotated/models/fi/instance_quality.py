@@ -2,12 +2,13 @@
 import torch
 from torch import Tensor, nn
 
-from mmrotate.registry import MODELS
+from ...registry import register_module
+
 
 QUALITY_LOW, QUALITY_MID, QUALITY_HIGH = 0, 1, 2
 
 
-@MODELS.register_module()
+@register_module('MODELS')
 class InstanceQuality(nn.Module):
     """Instance Quality (IQ) of each ground truth, Eq. (3).
 

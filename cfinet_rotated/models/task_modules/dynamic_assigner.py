@@ -10,6 +10,7 @@ from torch import Tensor
 from mmrotate.registry import TASK_UTILS
 from mmrotate.structures.bbox import RotatedBoxes
 
+from ...registry import register_module
 from ..dynamic_threshold import THRESHOLD_MODES, dynamic_pos_iou_thr
 
 
@@ -51,7 +52,7 @@ def horizontal_hull(boxes) -> HorizontalBoxes:
     raise TypeError(f'cannot take the horizontal hull of {type(boxes).__name__}')
 
 
-@TASK_UTILS.register_module()
+@register_module('TASK_UTILS')
 class DynamicIoUAssigner(BaseAssigner):
     """Area-based anchor mining of CRPN stage 1 (Sec. 3.1, Eq. (1)).
 
