@@ -490,7 +490,8 @@ def readme(args, stems, datas, coco=None):
     subsets = [s[0] for s in SIZE_SUBSETS] + ['larger']
     cmd = (f'python tools/data/make_sample.py --out {args.out} --num-images {args.num_images} --seed {args.seed} '
            f'--min-size {args.min_size} --max-size {args.max_size} --quality {args.quality}'
-           + (' --format sodad' if sodad else ''))
+           + (' --format sodad' if sodad else '')
+           + (f' --prefix {args.prefix}' if args.prefix != FORMATS[args.format]['prefix'] else ''))
     if sodad:
         layout = [
             '# Synthetic SODA-D sample',
@@ -555,8 +556,12 @@ def parse_args(argv=None):
     p.add_argument('--max-size', type=float, default=44, help='largest object sqrt(area) in px')
     p.add_argument('--quality', type=int, default=90, help='JPEG quality')
     p.add_argument('--only', type=int, default=None, help='generate only image INDEX (0-based); no README')
+    p.add_argument('--prefix', default=None,
+                   help='image stem prefix, <prefix>_0001 ... (default sample or sodad); e.g. "train" for a '
+                        'training set whose names differ from the sample\'s')
     args = p.parse_args(argv)
     fmt = FORMATS[args.format]
+    args.prefix = fmt['prefix'] if args.prefix is None else args.prefix
     args.out = fmt['out'] if args.out is None else args.out
     args.num_images = fmt['num_images'] if args.num_images is None else args.num_images
     return args
@@ -576,7 +581,7 @@ def main(argv=None):
     stems, datas = [], []
     for i in indices:
         stem, img, data = generate_image(args.seed, i, args.min_size, args.max_size, axis_aligned=sodad,
-                                         prefix=fmt['prefix'], sizes=fmt['sizes'])
+                                         prefix=args.prefix, sizes=fmt['sizes'])
         ok, buf = cv2.imencode('.jpg', img, [cv2.IMWRITE_JPEG_QUALITY, args.quality])
         if not ok:
             print(f'error: JPEG encoding of {stem} failed', file=sys.stderr)
