@@ -5,7 +5,8 @@
 
 Both tiny configs (random initialisation, CPU, the thread count of OMP_NUM_THREADS) run
 ``cfinet_rotated.apis.detect_large_image`` (800 px windows, overlap 150, ``--batch-size``) on a generated
-``--size`` x ``--size`` scene (tools/data/make_sample.py's drawing code, saved as JPEG): the median over
+``--size`` x ``--size`` scene (tools/data/make_sample.py's drawing code, saved as JPEG; box head score threshold
+``--score-thr`` 0.3 for both, as tools/benchmark_speed.py): the median over
 ``--rounds`` of the wall time of reading, windowing, all forward passes and the merge, divided by the megapixels.
 Then a separate process runs tiny CFINet on a ``--big`` x ``--big`` image (the scene tiled, written as
 ``--big-format``; JPEG is decoded once, BMP is memory-mapped) and reports its peak resident memory
@@ -41,6 +42,10 @@ def parse_args(argv=None):
                    help='file format of the memory image (jpg: decoded once; bmp, npy: memory-mapped)')
     p.add_argument('--rounds', type=int, default=3, help='timed rounds per model (median)')
     p.add_argument('--batch-size', type=int, default=4, help='windows per forward pass')
+    p.add_argument('--score-thr', type=float, default=0.3,
+                   help='box head score threshold of both models (as tools/benchmark_speed.py: a random box head '
+                        'scores every class about 1/10, and the configs\' 0.05 would time rotated NMS over all '
+                        'proposals x 9 classes instead of the models)')
     p.add_argument('--baseline', default=BASELINE, help='baseline config')
     p.add_argument('--cfinet', default=CFINET, help='CFINet config')
     p.add_argument('--work-dir', default=None, help='folder for the generated images (default: a temp folder)')
@@ -78,12 +83,16 @@ def peak_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
 
 
-def child(config, image, batch_size):
+def _options(score_thr):
+    return dict(model=dict(test_cfg=dict(rcnn=dict(score_thr=score_thr))))
+
+
+def child(config, image, batch_size, score_thr):
     """Run CFINet on ``image`` in this process; print a JSON line with the time and peak memory."""
     import torch
     from cfinet_rotated.apis import PatchReader, detect_large_image, init_detector
     torch.set_num_threads(max(1, int(os.environ.get('OMP_NUM_THREADS', '1'))))
-    model = init_detector(config, None, device='cpu')
+    model = init_detector(config, None, device='cpu', cfg_options=_options(score_thr))
     before = peak_mb()
     t0 = time.time()
     reader = PatchReader(image)
@@ -93,9 +102,9 @@ def child(config, image, batch_size):
                           windows=int(result.metainfo['num_windows']), dets=len(result.pred_instances))))
 
 
-def time_model(config, image, rounds, batch_size):
+def time_model(config, image, rounds, batch_size, score_thr):
     from cfinet_rotated.apis import detect_large_image, init_detector
-    model = init_detector(config, None, device='cpu')
+    model = init_detector(config, None, device='cpu', cfg_options=_options(score_thr))
     detect_large_image(model, image, batch_size=batch_size)  # warm-up (lazy initialisation, allocator)
     times, result = [], None
     for _ in range(rounds):
@@ -108,7 +117,7 @@ def time_model(config, image, rounds, batch_size):
 def main(argv=None):
     args = parse_args(argv)
     if args.child:
-        child(*args.child, args.batch_size)
+        child(*args.child, args.batch_size, args.score_thr)
         return 0
     import torch
     torch.set_num_threads(max(1, int(os.environ.get('OMP_NUM_THREADS', '1'))))
@@ -120,7 +129,7 @@ def main(argv=None):
         mpix = args.size ** 2 / 1e6
         res = {}
         for name, cfg in (('baseline', args.baseline), ('cfinet', args.cfinet)):
-            sec, result = time_model(cfg, img, args.rounds, args.batch_size)
+            sec, result = time_model(cfg, img, args.rounds, args.batch_size, args.score_thr)
             res[name] = sec / mpix
             print(f'{name:<9} {args.size}x{args.size} ({result.metainfo["num_windows"]} windows): {sec:.2f} s, '
                   f'{res[name]:.3f} s/MPix, {len(result.pred_instances)} detections (random weights)', flush=True)
@@ -133,7 +142,7 @@ def main(argv=None):
                   f'CFINet on it in a fresh process', flush=True)
             env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get('PYTHONPATH')])))
             out = subprocess.run([sys.executable, osp.abspath(__file__), '--child', args.cfinet, big,
-                                  '--batch-size', str(args.batch_size)], cwd=ROOT, env=env, check=True,
+                                  '--batch-size', str(args.batch_size), '--score-thr', str(args.score_thr)], cwd=ROOT, env=env, check=True,
                                  stdout=subprocess.PIPE, text=True).stdout
             info = json.loads(out.strip().splitlines()[-1])
             peak = info['peak_mb']
