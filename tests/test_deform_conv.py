@@ -187,3 +187,14 @@ def test_head_switch_rejects_unknown_kernels():
     cfg.deform_conv_impl = 'cuda'
     with pytest.raises(ValueError, match="deform_conv_impl must be one of \\('auto', 'mmcv'\\)"):
         MODELS.build(cfg)
+
+
+def test_benchmark_tool_last_line(capsys):
+    from conftest import load_tool
+
+    load_tool('tools/benchmark_deform_conv.py').main(['--cases', '8x12', '16x10', '--repeats', '1', '--no-p2'])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert [row.split()[1] for row in out[2:8]] == ['mmcv', 'torchvision', 'ours'] * 2
+    keys = [kv.split('=')[0] for kv in out[-1].split()]
+    assert keys == ['fwd_speedup', 'fwdbwd_speedup', 'max_abs_diff', 'peak_extra_mb']
+    assert float(out[-1].split()[2].split('=')[1]) < 1e-4  # ours against mmcv, 16 channels

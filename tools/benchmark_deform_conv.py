@@ -11,20 +11,22 @@ with random offsets of a few pixels (normal, std ``--offset-std``), and prints m
 the largest output difference from mmcv's, and our peak extra memory. Then the 1200 px input at P2 (256
 channels, 300x300) for ours alone under the default memory limit (``--no-p2`` to skip; mmcv would take minutes).
 
-Peak extra memory: the peak of PyTorch's CPU allocations during the call (``torch.profiler`` memory events)
-above what the call leaves allocated when it returns (its output and gradients), i.e. the working memory.
+Peak extra memory: the peak resident memory of the process during one call (``VmHWM``, reset before it through
+``/proc/self/clear_refs``) minus the resident memory right after it, which holds its results (output, gradients):
+the call's working memory. glibc is told to return freed blocks of 1 MB and more to the system at once
+(``mallopt``), so that the resident set follows the memory in use; Linux only.
 
 The last line is ``fwd_speedup=<f> fwdbwd_speedup=<f> max_abs_diff=<f> peak_extra_mb=<f>``: mmcv's time over ours
 at 256 channels (the ``256x...`` case), our largest absolute output difference from mmcv's there, and the largest
 peak extra memory of ours over every case run (the P2 case included).
 """
 import argparse
+import ctypes
 import statistics
 import time
 
 import torch
 from mmcv.ops.deform_conv import deform_conv2d as mmcv_deform_conv2d
-from torch.profiler import ProfilerActivity, profile
 from torchvision.ops import deform_conv2d as tv_deform_conv2d
 
 from cfinet_rotated.models.deform_conv import deform_conv2d_torch
@@ -78,22 +80,50 @@ def timed(fn, args, backward, repeats):
     return statistics.median(times)
 
 
-def peak_extra_mb(fn, args, backward):
-    """Peak PyTorch CPU allocations during one call above those it leaves allocated (its results), in MB."""
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        result = run_once(fn, *args, backward)
-    live = peak = 0
-    for ev in sorted((e for e in prof.events() if e.name == '[memory]'), key=lambda e: e.time_range.start):
-        live += ev.cpu_memory_usage
-        peak = max(peak, live)
-    del result
-    return (peak - live) / 2 ** 20
+def _status_mb(key):
+    with open('/proc/self/status') as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(key + ':')) / 1024
+
+
+def release_large_blocks():
+    """glibc: allocate blocks of 1 MB and more with mmap and give them back to the system when freed (a fixed
+    threshold, instead of the adaptive one that keeps freed blocks in the heap), so that the resident set tracks
+    the memory in use. Returns False where that cannot be set (then RSS peaks are upper bounds)."""
+    try:
+        libc = ctypes.CDLL('libc.so.6')
+    except OSError:
+        return False
+    return bool(libc.mallopt(-3, 1 << 20) and libc.mallopt(-1, 1 << 20))  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
+
+
+def peak_extra_mb(fn, x, offset, weight, backward):
+    """Peak resident memory during one call above the resident memory when it returns (holding its results):
+    the call's working memory, in MB. Linux only (``/proc/self/clear_refs`` resets the peak); else NaN."""
+    if backward:
+        x, offset, weight = (t.detach().clone().requires_grad_(True) for t in (x, offset, weight))
+    grad = None
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+    except OSError:
+        return float('nan')
+    if backward:
+        out = fn(x, offset, weight)
+        grad = torch.ones_like(out)
+        out.backward(grad)
+    else:
+        with torch.no_grad():
+            out = fn(x, offset, weight)
+    peak, now = _status_mb('VmHWM'), _status_mb('VmRSS')
+    del out, grad
+    return peak - now
 
 
 def main(argv=None):
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    exact_rss = release_large_blocks()
 
     def ours(x, offset, weight):
         return deform_conv2d_torch(x, offset, weight, 1, 1, 1, 1, 1, args.max_chunk_mb)
@@ -125,12 +155,14 @@ def main(argv=None):
             ref = out if name == 'mmcv' else ref
             peak = ''
             if name == 'ours':
-                pf, pb = peak_extra_mb(fn, data, False), peak_extra_mb(fn, data, True)
+                pf, pb = peak_extra_mb(fn, *data, False), peak_extra_mb(fn, *data, True)
                 peaks += [pf, pb]
                 peak = f'{pf:.1f} / {pb:.1f}'
             summary[channels, size, name] = (fwd, fwdbwd, diff)
             label = f'{channels}x{size}' + (' (P2)' if p2 else '')
             print(f'{label:>10s} {name:>12s} {fwd:8.3f} {fwdbwd:10.3f} {diff:>18s} {peak:>28s}', flush=True)
+    if not exact_rss:
+        print('note: could not set glibc malloc thresholds; the peak memory figures are upper bounds')
     big = [c for c in cases if c[0] == 256] or cases[-1:]
     c = big[0]
     m, o = summary[(*c, 'mmcv')], summary[(*c, 'ours')]
