@@ -5,8 +5,8 @@
   detections under a score threshold left out, optional ignore regions shaded.
 * :func:`draw_ground_truth`: ground-truth boxes coloured by SODA size subset (eS, rS, gS, Normal, and larger
   objects, which no subset evaluates) with a legend of the counts, ignore regions shaded.
-* :func:`read_ignore_regions` / :class:`GroundTruthSource`: ignore regions and ground truth of an image from a
-  SODA-A annotation folder (one JSON per image, raw or split) or a SODA-D COCO JSON.
+* :class:`GroundTruthSource`: ground truth and ignore regions of an image from a SODA-A annotation folder (one
+  JSON per image, raw or split) or a SODA-D COCO JSON.
 
 Pictures of very large images are drawn downscaled (``max_side``): a matplotlib canvas of a 10000 x 10000 image
 takes 400 MB.
