@@ -3,9 +3,9 @@
 :class:`PatchReader` gives BGR ``uint8`` crops of an image given as
 
 * an array (``(H, W, 3)`` BGR or ``(H, W)`` grey): crops are views, nothing is copied;
-* a ``.npy`` file: memory-mapped (``np.load(mmap_mode='r')``), only the rows of a window are read;
-* an uncompressed image file whose pixels Pillow locates as raw row bands (BMP, PPM/PGM, uncompressed TIFF):
-  memory-mapped through those bands, only the rows of a window are read;
+* a ``.npy`` file (uint8, C order) or an uncompressed image file whose pixels Pillow locates as raw row bands
+  (BMP, PPM/PGM, uncompressed TIFF): per window, only its rows are memory-mapped, copied and unmapped again, so
+  the process never holds more of the file than one window;
 * any other image file (JPEG, PNG, compressed TIFF, ...): decoded once with OpenCV (``cv2.imread``), crops are
   views of that one array. These codecs cannot decode a region alone (Pillow's ``crop`` also decodes the
   whole image first), so this is the bound: one decoded copy, ``H * W * 3`` bytes (300 MB for 10000 x 10000),
@@ -23,13 +23,33 @@ _RAWMODES = {'BGR': (3, [0, 1, 2]), 'RGB': (3, [2, 1, 0]), 'L': (1, [0]),
              'BGRX': (4, [0, 1, 2]), 'RGBX': (4, [2, 1, 0]), 'BGRA': (4, [0, 1, 2]), 'RGBA': (4, [2, 1, 0])}
 
 
-def _raw_bands(path):
-    """Memory maps of the raw full-width row bands of an uncompressed image file, or None.
+def _npy_band(path):
+    """The raw row band of a ``.npy`` file holding an (H, W, 3) or (H, W) uint8 C-order array, or None."""
+    with open(path, 'rb') as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            if version not in ((1, 0), (2, 0)):
+                return None
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, fortran, dtype = read_header(f)
+        except ValueError:
+            return None
+        offset = f.tell()
+    if dtype != np.uint8 or fortran or not (len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3))):
+        return None
+    height, width = shape[:2]
+    ch = 1 if len(shape) == 2 else shape[2]
+    return width, height, [(0, height, offset, width * ch, ch, [0, 1, 2][:ch], 1)]
 
-    Returns ``(width, height, bands)``, ``bands`` a list of ``(y0, y1, rows, order)``: ``rows`` an
-    ``(y1 - y0, W, C)`` uint8 memmap in file row order (top-down after flipping bottom-up bands), ``order`` the
-    channel indices giving BGR (or grey). None when Pillow does not describe the file as such bands (compressed
-    formats, palettes, 16-bit, orientation tags).
+
+def _raw_bands(path):
+    """The raw full-width row bands of an uncompressed image file, or None.
+
+    Returns ``(width, height, bands)``, ``bands`` a list of ``(y0, y1, offset, stride, channels, order,
+    direction)``: image rows ``[y0, y1)`` stored from byte ``offset`` on, ``stride`` bytes per row, ``direction``
+    -1 for bottom-up rows (BMP), ``order`` the channel indices that give BGR (or grey). None when Pillow does not
+    describe the file as such bands (compressed formats, palettes, 16-bit, orientation tags).
     """
     from PIL import Image
     old = Image.MAX_IMAGE_PIXELS
@@ -60,25 +80,34 @@ def _raw_bands(path):
         if rawmode not in _RAWMODES or direction not in (1, -1):
             return None
         ch, order = _RAWMODES[rawmode]
-        row_bytes = width * ch
-        stride = stride or row_bytes
-        if stride < row_bytes:
+        stride = stride or width * ch
+        if stride < width * ch:
             return None
-        n = y1 - y0
-        raw = np.memmap(path, dtype=np.uint8, mode='r', offset=offset, shape=(n, stride))
-        rows = raw[:, :row_bytes].reshape(n, width, ch)
-        if direction == -1:  # bottom-up rows (BMP)
-            rows = rows[::-1]
-        bands.append((y0, y1, rows, order))
+        bands.append((y0, y1, offset, stride, ch, order, direction))
     bands.sort(key=lambda b: b[0])
     covered = 0
-    for y0, y1, _, _ in bands:
-        if y0 != covered:
+    for band in bands:
+        if band[0] != covered:
             return None
-        covered = y1
+        covered = band[1]
     if covered != height:
         return None
     return width, height, bands
+
+
+def _read_band_rows(path, band, lo, hi, x1, x2):
+    """Image rows ``[lo, hi)``, columns ``[x1, x2)`` of one band, as ``(hi - lo, x2 - x1, channels)`` uint8.
+
+    Maps only those rows and unmaps them again, so pages read for earlier windows do not stay in this process's
+    resident memory (a mapping of the whole file would keep every page it touched)."""
+    y0, y1, offset, stride, ch, _, direction = band
+    first = lo - y0 if direction == 1 else y1 - hi  # file row of the first row to read
+    mm = np.memmap(path, dtype=np.uint8, mode='r', offset=offset + first * stride, shape=(hi - lo, stride))
+    try:
+        part = np.array(mm[:, x1 * ch:x2 * ch]).reshape(hi - lo, x2 - x1, ch)
+    finally:
+        del mm
+    return part if direction == 1 else part[::-1]
 
 
 class PatchReader:
@@ -103,16 +132,16 @@ class PatchReader:
             self.path = path
             if not osp.isfile(path):
                 raise FileNotFoundError(f'{path}: no such image file')
-            if path.lower().endswith('.npy'):
-                self._array = self._check_array(np.load(path, mmap_mode='r'), path)
+            raw = _npy_band(path) if path.lower().endswith('.npy') else _raw_bands(path)
+            if raw is not None:
+                self.width, self.height, self._bands = raw
+                self._array = None
                 self.mode = 'memmap'
+                return
+            if path.lower().endswith('.npy'):
+                self._array = self._check_array(np.load(path), path)  # other dtypes / layouts: the check says why
+                self.mode = 'array'
             else:
-                raw = _raw_bands(path)
-                if raw is not None:
-                    self.width, self.height, self._bands = raw
-                    self._array = None
-                    self.mode = 'memmap'
-                    return
                 img = cv2.imread(path, cv2.IMREAD_COLOR)
                 if img is None:
                     raise ValueError(f'{path}: cannot be read as an image')
@@ -146,11 +175,12 @@ class PatchReader:
                 crop = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_GRAY2BGR)
             return crop
         out = np.empty((y2 - y1, x2 - x1, 3), np.uint8)
-        for b0, b1, rows, order in self._bands:
-            lo, hi = max(y1, b0), min(y2, b1)
+        for band in self._bands:
+            lo, hi = max(y1, band[0]), min(y2, band[1])
             if lo >= hi:
                 continue
-            part = rows[lo - b0:hi - b0, x1:x2]
+            part = _read_band_rows(self.path, band, lo, hi, x1, x2)
+            order = band[5]
             out[lo - y1:hi - y1] = part[..., order] if len(order) == 3 else part[..., [0, 0, 0]]
         return out
 
