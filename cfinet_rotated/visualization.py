@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import torch
 
-from .datasets.sodaa_io import load_sodaa, list_annotation_files
+from .datasets.sodaa_io import list_annotation_files, load_sodaa
 from .evaluation.size_ap import DEFAULT_AREA_RANGES, box_areas
 
 #: size subsets in drawing order: name -> (low, high) px^2, inclusive (the evaluator's ranges), first match wins

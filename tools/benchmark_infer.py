@@ -141,9 +141,9 @@ def main(argv=None):
             print(f'{args.big}x{args.big} {args.big_format} written ({osp.getsize(big) / 2**20:.0f} MB); running '
                   f'CFINet on it in a fresh process', flush=True)
             env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get('PYTHONPATH')])))
-            out = subprocess.run([sys.executable, osp.abspath(__file__), '--child', args.cfinet, big,
-                                  '--batch-size', str(args.batch_size), '--score-thr', str(args.score_thr)], cwd=ROOT, env=env, check=True,
-                                 stdout=subprocess.PIPE, text=True).stdout
+            cmd = [sys.executable, osp.abspath(__file__), '--child', args.cfinet, big,
+                   '--batch-size', str(args.batch_size), '--score-thr', str(args.score_thr)]
+            out = subprocess.run(cmd, cwd=ROOT, env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
             info = json.loads(out.strip().splitlines()[-1])
             peak = info['peak_mb']
             print(f'cfinet    {args.big}x{args.big} ({info["windows"]} windows, image {info["mode"]}): '

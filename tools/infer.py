@@ -25,7 +25,6 @@ import sys
 import time
 from collections import OrderedDict
 
-import numpy as np
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp', '.ppm', '.pgm', '.webp', '.npy')
 
