@@ -85,6 +85,19 @@ def test_zero_offsets_equal_plain_conv(case):
     assert (got - expected).abs().max() <= 1e-5 * expected.abs().max()
 
 
+def test_gradcheck_in_double_precision():
+    """Our backward (columns recomputed chunk by chunk, grid gradients chained through the normalisation) against
+    finite differences, with stride, dilation, groups and deformable groups, one output row at a time."""
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(1, 4, 6, 7, generator=gen, dtype=torch.float64, requires_grad=True)
+    offset = (torch.randn(1, 2 * 2 * 9, 3, 4, generator=gen, dtype=torch.float64) * 2).requires_grad_(True)
+    weight = torch.randn(2, 2, 3, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    for mb in (256, 1e-6):
+        assert torch.autograd.gradcheck(
+            lambda a, b, c: deform_conv2d_torch(a, b, c, 2, 2, 2, 2, 2, max_chunk_mb=mb), (x, offset, weight),
+            fast_mode=True)
+
+
 def test_chunked_equals_unchunked(monkeypatch):
     case = CASES[2]  # deformable groups and stride: chunks must respect the group boundaries
     x, offset, ref = make(case, seed=2)
@@ -178,6 +191,15 @@ def test_crpn_uses_the_torch_path_on_cpu_and_the_switch_restores_mmcv(monkeypatc
         assert len(calls) == (len(feats) if impl == 'auto' else 0)  # one call per FPN level on the torch path
     for a, b in zip(outputs['auto'][1] + outputs['auto'][2], outputs['mmcv'][1] + outputs['mmcv'][2]):
         assert (a - b).abs().max() <= 1e-4 * b.abs().max()
+
+
+def test_config_switch_reaches_the_stage():
+    from mmengine.config import Config
+
+    cfg = Config.fromfile('configs/crpn/rotated-faster-rcnn_crpn_tiny_sample.py')
+    for impl in ('auto', 'mmcv'):
+        cfg.model.rpn_head.deform_conv_impl = impl  # what --cfg-options model.rpn_head.deform_conv_impl=... sets
+        assert MODELS.build(cfg.model).rpn_head.stages[1].rpn_conv.conv.impl == impl
 
 
 def test_head_switch_rejects_unknown_kernels():
