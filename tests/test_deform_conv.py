@@ -15,11 +15,13 @@ from cfinet_rotated.models import deform_conv as dc  # noqa: E402
 from cfinet_rotated.models.deform_conv import DeformConv2d, deform_conv2d_torch  # noqa: E402
 
 # (batch, in, out, H, W, kernel, stride, padding, dilation, groups, deform_groups): CRPN stage 2 (3x3, padding 1),
-# a CRPN-stage-1-like dilated one, an odd stride with deformable groups, and grouped convolution
+# a CRPN-stage-1-like dilated one, an odd stride with deformable groups, grouped convolution, and a map of one row
+# (smaller than the kernel: mmcv pads it, ours needs no special case)
 CASES = [(2, 6, 5, 37, 53, 3, 1, 1, 1, 1, 1),
          (2, 4, 3, 23, 19, 3, 1, 3, 3, 1, 1),
          (2, 6, 4, 17, 14, 3, 2, 2, 1, 1, 3),
-         (1, 4, 6, 9, 11, 3, 1, 1, 2, 2, 2)]
+         (1, 4, 6, 9, 11, 3, 1, 1, 2, 2, 2),
+         (2, 3, 2, 1, 6, 3, 1, 1, 1, 1, 1)]
 
 
 def out_size(size, k, s, p, d):
