@@ -200,9 +200,11 @@ def test_config_switch_reaches_the_stage():
     from mmengine.config import Config
 
     cfg = Config.fromfile('configs/crpn/rotated-faster-rcnn_crpn_tiny_sample.py')
+    cfg.model.rpn_head.stages[1].deform_conv_max_mb = 64
     for impl in ('auto', 'mmcv'):
         cfg.model.rpn_head.deform_conv_impl = impl  # what --cfg-options model.rpn_head.deform_conv_impl=... sets
-        assert MODELS.build(cfg.model).rpn_head.stages[1].rpn_conv.conv.impl == impl
+        conv = MODELS.build(cfg.model).rpn_head.stages[1].rpn_conv.conv
+        assert (conv.impl, conv.max_chunk_mb) == (impl, 64)
 
 
 def test_head_switch_rejects_unknown_kernels():
