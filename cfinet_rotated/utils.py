@@ -35,7 +35,38 @@ def load_config(args):
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    apply_tensorboard(cfg)
     return cfg
+
+
+def apply_tensorboard(cfg):
+    """``tensorboard = True`` in a config, or ``--cfg-options tensorboard=True``, adds MMEngine's
+    ``TensorboardVisBackend`` to the visualizer (event files in ``WORK_DIR/<timestamp>/vis_data/``), beside the
+    local backend. Needs the optional ``tensorboard`` package (``requirements/optional.txt``)."""
+    if not cfg.get('tensorboard', False):
+        return False
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        raise SystemExit('error: tensorboard=True needs the tensorboard package: '
+                         'pip install -r requirements/optional.txt') from None
+    if cfg.get('visualizer') is None:
+        raise SystemExit('error: tensorboard=True: the config has no visualizer to add the TensorBoard backend to')
+    backends = list(cfg.visualizer.get('vis_backends') or [dict(type='LocalVisBackend')])
+    if not any('Tensorboard' in str(b.get('type', '')) for b in backends):
+        backends.append(dict(type='TensorboardVisBackend'))
+    cfg.visualizer.vis_backends = backends
+    return True
+
+
+def run_preflight(cfg, mode, config):
+    """:func:`cfinet_rotated.preflight.preflight`; its errors end the program with their message (no traceback)."""
+    from .mmcv_build import OpsDeviceError
+    from .preflight import InputError, preflight
+    try:
+        preflight(cfg, mode, config)
+    except (InputError, OpsDeviceError) as e:
+        raise SystemExit(f'{mode}.py: error: {e}') from None
 
 
 def parse_args_with_common(parser):

@@ -9,7 +9,7 @@ import os.path as osp
 from mmdet.evaluation import DumpDetResults
 
 from cfinet_rotated.utils import (build_runner, finish_distributed, load_config, mmengine_checkpoint_globals,
-                                  parse_args_with_common)
+                                  parse_args_with_common, run_preflight)
 
 
 def parse_args():
@@ -38,10 +38,11 @@ def main():
         if args.show_dir:
             vis['test_out_dir'] = osp.abspath(args.show_dir)
 
+    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+        raise SystemExit(f'test.py: error: --out {args.out}: the output file must be a .pkl/.pickle file')
+    run_preflight(cfg, 'test', args.config)
     runner = build_runner(cfg)
     if args.out is not None:
-        if not args.out.endswith(('.pkl', '.pickle')):
-            raise ValueError(f'--out {args.out}: the output file must be a .pkl/.pickle file')
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
     with mmengine_checkpoint_globals():
         runner.test()

@@ -5,7 +5,7 @@ import logging
 from mmengine.logging import print_log
 
 from cfinet_rotated.utils import (build_runner, finish_distributed, load_config, mmengine_checkpoint_globals,
-                                  parse_args_with_common)
+                                  parse_args_with_common, run_preflight)
 
 
 def parse_args():
@@ -39,6 +39,7 @@ def main():
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
 
+    run_preflight(cfg, 'train', args.config)
     runner = build_runner(cfg)
     with mmengine_checkpoint_globals():
         runner.train()
