@@ -71,13 +71,15 @@ def run_preflight(cfg, mode, config):
 
 def parse_args_with_common(parser):
     """Add the options MMRotate's train.py and test.py share, parse, and export ``LOCAL_RANK``."""
-    parser.add_argument('--work-dir', help='the directory to save logs and models')
+    parser.add_argument('--work-dir', help='the directory to save logs and models (unset: work_dirs/<config name>)')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
-        help='override settings of the config, e.g. key=value or key="[a,b]"')
+        help='override settings of the config, e.g. key=value or key="[a,b]"; '
+             'tensorboard=True adds the TensorBoard backend, default_hooks.checkpoint.max_keep_ckpts=N')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
                         help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                        help='set by torch.distributed.launch; torchrun uses the LOCAL_RANK variable instead')
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args

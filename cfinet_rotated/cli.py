@@ -1,0 +1,12 @@
+"""What every tool's command line shares: ``--help`` shows each option's default and keeps the usage examples
+of the description as written (``tests/test_tools_help.py`` checks every tool)."""
+import argparse
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults in ``--help`` (``(default: ...)``) and the description's line breaks kept."""
+
+
+def tool_parser(description, **kwargs):
+    """An ``ArgumentParser`` with :class:`HelpFormatter`; ``description`` should hold a usage example."""
+    return argparse.ArgumentParser(description=description, formatter_class=HelpFormatter, **kwargs)
