@@ -4,7 +4,13 @@ import argparse
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults in ``--help`` (``(default: ...)``) and the description's line breaks kept."""
+    """Defaults in ``--help`` (``(default: ...)``) and the description's line breaks kept. Options without a
+    default (None) and flags (False) show none: their help says what happens when they are not given."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
 
 
 def tool_parser(description, **kwargs):

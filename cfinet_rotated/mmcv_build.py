@@ -274,9 +274,10 @@ def main(argv=None):
     try:
         request = live_request()
         if args.command == 'plan':
-            for w in request.warnings:
-                print(f'setup: WARNING: {w}', file=sys.stderr)
             record = installed_record(args.venv, args.mmcv)
+            if not record_satisfies(record, request):  # about to build or install: say what and why
+                for w in request.warnings:
+                    print(f'setup: WARNING: {w}', file=sys.stderr)
             installed = 'none' if not record else record['flavour'] + (
                 f' (CUDA {record.get("cuda")}, arch {record.get("arch_list") or "unknown"})'
                 if record['flavour'] == 'cuda' else '')

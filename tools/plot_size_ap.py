@@ -12,7 +12,8 @@ from cfinet_rotated.evaluation.plot import load_metrics, plot_size_ap
 
 def main(argv=None):
     p = tool_parser(__doc__)
-    p.add_argument('metrics', nargs='+', help='metrics JSON files of tools/eval_sodaa.py / eval_sodad.py, or of SODAAMetric / SODADMetric'
+    p.add_argument('metrics', nargs='+',
+                   help='metrics JSON files of tools/eval_sodaa.py / eval_sodad.py, or of SODAAMetric / SODADMetric')
     p.add_argument('--labels', nargs='+', help='legend names (unset: the parent folder names)')
     p.add_argument('--out', required=True, help='PNG file to write')
     p.add_argument('--title', default=None, help='figure title')
