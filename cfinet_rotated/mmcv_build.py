@@ -17,15 +17,20 @@ the first iteration. The decisions live here, as plain functions that are unit-t
 before mmcv exists, so at module level it imports only the standard library; torch and mmcv are imported
 inside the functions that need them.
 """
-import argparse
-import json
+import sys
+
+if __name__ == '__main__':  # run as a file: keep this package's folder (cli.py, datasets/, ...) off the import path
+    import os.path
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or '.') != os.path.dirname(os.path.abspath(__file__))]
+
+import argparse  # noqa: E402
+import json  # noqa: E402
 import os
 import os.path as osp
 import re
 import shlex
 import shutil
 import subprocess
-import sys
 from dataclasses import asdict, dataclass, field
 
 RECORD_NAME = '.cfinet-mmcv-build.json'

@@ -111,8 +111,9 @@ def check_inputs(cfg, mode, config_name=None):
     if not missing:
         return
     name = config_name or cfg.filename or 'the config'
+    rel = any(not osp.isabs(str(p)) for p, _, _ in missing)
     lines = [f'{name}: {len(missing)} input path{"s" if len(missing) > 1 else ""} missing (checked before building '
-             'the datasets):']
+             'the datasets' + (f'; relative paths start from {osp.abspath(".")}' if rel else '') + '):']
     width = max(len(str(p)) for p, _, _ in missing)
     lines += [f'  {str(p):<{width}}  ({o})' for p, o, _ in missing]
     kinds = {k for _, _, k in missing}

@@ -17,7 +17,9 @@ Large > 2000. Prints a table and writes a PNG (histograms of best IoU, mean posi
 stage's); ``--scales/--ratios/--strides`` override them. ``--resize`` is the factor the pipeline resizes
 images by (1.5 for SODA-A's 800 -> 1200 px): anchors live in the resized image.
 """
+import os
 import os.path as osp
+import sys
 
 import numpy as np
 import torch
@@ -26,8 +28,9 @@ from mmengine.config import Config
 from mmengine.utils import ProgressBar, mkdir_or_exist
 
 from cfinet_rotated.cli import tool_parser
-from cfinet_rotated.datasets.sodaa_io import format_skips, list_annotation_files, load_sodaa
+from cfinet_rotated.datasets.sodaa_io import AnnotationError, format_skips, list_annotation_files, load_sodaa
 from cfinet_rotated.models import dynamic_pos_iou_thr
+from cfinet_rotated.sample_data import ROOT, SODAA_SPLIT, ensure_sodaa_sample_split
 from mmrotate.structures.bbox import RotatedBoxes, qbox2rbox
 
 SUBSETS = (('eS', 0, 144), ('rS', 144, 400), ('gS', 400, 1024), ('Normal', 1024, 2000), ('Large', 2000, np.inf))
@@ -153,7 +156,13 @@ def plot(path, areas, best, pos):
 def main():
     args = parse_args()
     acfg = anchor_config(args)
-    files = list_annotation_files(args.ann_dir)[:args.max_files]
+    if not osp.isdir(args.ann_dir) and osp.abspath(args.ann_dir).startswith(osp.join(ROOT, SODAA_SPLIT) + os.sep):
+        ensure_sodaa_sample_split()  # the embedded sample's split, on a fresh clone
+    try:
+        files = list_annotation_files(args.ann_dir)[:args.max_files]
+    except AnnotationError as e:
+        sys.exit(f'analyze_anchors: error: {e} (raw SODA-A images are split into patches by '
+                 'tools/data/sodaa_split.py; raw annotation folders work too)')
     print(f'anchors: scales {acfg["scales"]}, ratios {acfg["ratios"]}, strides {acfg["strides"]}; '
           f'resize x{args.resize}; {len(files)} annotation files')
     all_areas, all_best, all_pos, skipped = [], [], {}, {}
