@@ -31,7 +31,7 @@ import re
 import shlex
 import shutil
 import subprocess
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 RECORD_NAME = '.cfinet-mmcv-build.json'
 NO_CUDA = 'not available'  # what mmcv's get_compiling_cuda_version() returns for ops built without CUDA
@@ -57,6 +57,7 @@ class BuildRequest:
     arch_list: str = None             # TORCH_CUDA_ARCH_LIST for the build ('9.0', '8.0;9.0'); None for cpu
     reason: str = ''
     warnings: list = field(default_factory=list)
+    cuda_home: str = None             # the toolkit of the nvcc found (set by live_request)
 
     def cache_key(self, mmcv, torch, py):
         """Wheel-cache folder name. The CPU key is the one older setups used, so their cached wheel is reused."""
@@ -218,7 +219,8 @@ def check_ops_for_device(cuda_available=None, compiled_cuda=None, torch_cuda=Non
 
 # ---------------------------------------------------------------------------------- used by setup_env.sh
 def find_nvcc():
-    """``nvcc --version`` of ``$CUDA_HOME/bin/nvcc`` or the nvcc on PATH, parsed; None when there is none."""
+    """``(version, toolkit folder)`` of ``$CUDA_HOME/bin/nvcc`` or the nvcc on PATH (``nvcc --version`` parsed; the
+    folder with ``include/cuda.h``, for CUDA_HOME, or None); ``(None, None)`` when there is no nvcc."""
     candidates = [osp.join(os.environ[k], 'bin', 'nvcc') for k in ('CUDA_HOME', 'CUDA_PATH') if os.environ.get(k)]
     candidates.append(shutil.which('nvcc'))
     for nvcc in candidates:
@@ -227,20 +229,27 @@ def find_nvcc():
                 out = subprocess.run([nvcc, '--version'], capture_output=True, text=True, timeout=60).stdout
             except (OSError, subprocess.SubprocessError):
                 continue
-            return parse_nvcc_version(out)
-    return None
+            version = parse_nvcc_version(out)
+            # the toolkit holds include/cuda.h; nvcc on PATH may be a symlink or a wrapper script elsewhere
+            homes = [osp.dirname(osp.dirname(osp.realpath(nvcc))), f'/usr/local/cuda-{version}', '/usr/local/cuda']
+            return version, next((h for h in homes if osp.isfile(osp.join(h, 'include', 'cuda.h'))), None)
+    return None, None
 
 
 def live_request():
-    """:func:`decide_build` with this machine's environment, torch and nvcc."""
+    """:func:`decide_build` with this machine's environment, torch and nvcc (the request's ``cuda_home``: the
+    toolkit of that nvcc, exported as CUDA_HOME for the build unless set)."""
     import torch
     gpu_arches = []
     if torch.cuda.is_available():
         gpu_arches = ['%d.%d' % torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())]
     torch_arch_list = torch.cuda.get_arch_list() if torch.version.cuda else []
     needs_nvcc = os.environ.get('FORCE_CUDA', '').strip() == '1' or gpu_arches
-    return decide_build(os.environ.get('FORCE_CUDA'), os.environ.get('TORCH_CUDA_ARCH_LIST'), torch.version.cuda,
-                        gpu_arches, find_nvcc() if needs_nvcc else None, torch_arch_list)
+    nvcc_version, cuda_home = find_nvcc() if needs_nvcc else (None, None)
+    request = decide_build(os.environ.get('FORCE_CUDA'), os.environ.get('TORCH_CUDA_ARCH_LIST'), torch.version.cuda,
+                           gpu_arches, nvcc_version, torch_arch_list)
+    request.cuda_home = cuda_home if request.flavour == 'cuda' else None
+    return request
 
 
 def installed_record(venv, mmcv_version):
@@ -287,7 +296,8 @@ def main(argv=None):
                 f' (CUDA {record.get("cuda")}, arch {record.get("arch_list") or "unknown"})'
                 if record['flavour'] == 'cuda' else '')
             values = dict(FLAVOUR=request.flavour, KEY=request.cache_key(args.mmcv, args.torch, args.py),
-                          BUILD_ARCH_LIST=request.arch_list or '', REASON=request.reason,
+                          BUILD_ARCH_LIST=request.arch_list or '', BUILD_CUDA_HOME=request.cuda_home or '',
+                          REASON=request.reason,
                           MMCV_OK=int(record_satisfies(record, request)), INSTALLED=installed)
             print('\n'.join(f'{k}={shlex.quote(str(v))}' for k, v in values.items()))
         else:

@@ -249,3 +249,19 @@ def test_train_tool_stops_with_the_message_before_loading_data(tmp_path):
     assert f'{tmp_path}/nowhere/Annotations/' in proc.stdout and 'train.py: error:' in proc.stdout
     assert 'Traceback' not in proc.stdout and 'SODAA_ROOT' in proc.stdout
     assert not list(tmp_path.glob('*/*.log')), 'the runner was built before the check'
+
+
+def test_find_nvcc_reads_the_version_and_the_toolkit(tmp_path, monkeypatch):
+    home = tmp_path / 'cuda-13.0'
+    (home / 'bin').mkdir(parents=True)
+    (home / 'include').mkdir()
+    (home / 'include' / 'cuda.h').write_text('')
+    nvcc = home / 'bin' / 'nvcc'
+    nvcc.write_text("#!/bin/sh\necho 'Cuda compilation tools, release 13.0, V13.0.88'\n")  # echo: a builtin
+    nvcc.chmod(0o755)
+    monkeypatch.setenv('PATH', str(tmp_path / 'empty'))
+    monkeypatch.delenv('CUDA_PATH', raising=False)
+    monkeypatch.delenv('CUDA_HOME', raising=False)
+    assert mb.find_nvcc() == (None, None)
+    monkeypatch.setenv('CUDA_HOME', str(home))
+    assert mb.find_nvcc() == ('13.0', str(home))

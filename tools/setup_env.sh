@@ -68,19 +68,21 @@ say "installing torch $TORCH_VER + torchvision $TV_VER"
 # ---- mmcv with compiled ops ------------------------------------------------------------------------
 # (its runtime dependencies, opencv and mmengine, come with the requirements below)
 PLAN="$(mmcv_plan)" || die "see above"
-eval "$PLAN"   # FLAVOUR, KEY, BUILD_ARCH_LIST, REASON, MMCV_OK, INSTALLED
+eval "$PLAN"   # FLAVOUR, KEY, BUILD_ARCH_LIST, BUILD_CUDA_HOME, REASON, MMCV_OK, INSTALLED
 if [ "$MMCV_OK" = 1 ]; then
   say "mmcv $MMCV_VER already installed (ops: $INSTALLED)"
 else
   WDIR="$CACHE/$KEY"
   WHEEL="$(ls "$WDIR"/mmcv-*.whl 2>/dev/null | head -n1 || true)"
   if [ -z "$WHEEL" ]; then
+    HIDE_GPU=()
     if [ "$FLAVOUR" = cuda ]; then
-      export FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="$BUILD_ARCH_LIST"
+      export FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="$BUILD_ARCH_LIST" CUDA_HOME="${CUDA_HOME:-$BUILD_CUDA_HOME}"
       say "building mmcv $MMCV_VER with CUDA ops ($REASON; TORCH_CUDA_ARCH_LIST=$BUILD_ARCH_LIST) from source:"
       say "  longer than the CPU-only 12-17 minutes on 2 cores; MAX_JOBS=${MAX_JOBS:-2} (raise it on a big node)"
     else
-      export FORCE_CUDA=0
+      # mmcv's setup.py also compiles CUDA when torch sees a GPU: hide it from the CPU-only build
+      export FORCE_CUDA=0; HIDE_GPU=(env CUDA_VISIBLE_DEVICES=)
       say "building mmcv $MMCV_VER (cpu ops; $REASON) from source: 12-17 minutes on 2 cores, once per machine"
     fi
     TMP="$(mktemp -d)"; trap 'rm -rf "$TMP"' EXIT
@@ -88,9 +90,9 @@ else
     tar -xzf "$TMP"/mmcv-"$MMCV_VER".tar.gz -C "$TMP"
     # torch >= 2.13 headers need C++20; mmcv 2.1.0 forces -std=c++17 (open-mmlab/mmcv#3341).
     sed -i 's/-std=c++17/-std=c++20/g' "$TMP/mmcv-$MMCV_VER/setup.py"
-    mkdir -p "$WDIR"
     ( cd "$TMP/mmcv-$MMCV_VER" && MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-2}" \
-        "${PIP[@]}" wheel -q --no-deps --no-build-isolation . -w "$TMP/wheel" )
+        "${HIDE_GPU[@]}" "${PIP[@]}" wheel -q --no-deps --no-build-isolation . -w "$TMP/wheel" )
+    mkdir -p "$WDIR"
     mv "$TMP"/wheel/mmcv-*.whl "$WDIR/"
     WHEEL="$(ls "$WDIR"/mmcv-*.whl | head -n1)"
   else
