@@ -19,9 +19,6 @@ from conftest import ROOT
 
 NO_ARGPARSE = re.compile(r'^# tool-without-argparse: (.+)$', re.M)
 TOOLS = sorted(str(p.relative_to(ROOT)) for pattern in ('tools/*.py', 'tools/data/*.py') for p in ROOT.glob(pattern))
-# tools another change owns; remove the entry when that change is merged (xfail is not strict, so a conforming
-# version simply passes)
-PENDING = {'tools/benchmark_speed.py': 'argparse of benchmark_speed.py is being reworked in another branch'}
 
 CHILD = r'''
 import argparse, contextlib, io, json, runpy, sys
@@ -71,8 +68,7 @@ def test_tools_are_found():
     assert 'tools/train.py' in TOOLS and 'tools/data/sodaa_split.py' in TOOLS and len(TOOLS) >= 13
 
 
-@pytest.mark.parametrize('tool', [pytest.param(t, marks=pytest.mark.xfail(reason=PENDING[t], strict=False))
-                                  if t in PENDING else t for t in TOOLS])
+@pytest.mark.parametrize('tool', TOOLS)
 def test_help_shows_defaults_help_texts_and_an_example(tool, help_report):
     declared = NO_ARGPARSE.search((ROOT / tool).read_text())
     if declared:
