@@ -15,11 +15,13 @@ from cfinet_rotated.models import deform_conv as dc  # noqa: E402
 from cfinet_rotated.models.deform_conv import DeformConv2d, deform_conv2d_torch  # noqa: E402
 
 # (batch, in, out, H, W, kernel, stride, padding, dilation, groups, deform_groups): CRPN stage 2 (3x3, padding 1),
-# a CRPN-stage-1-like dilated one, an odd stride with deformable groups, and grouped convolution
+# a CRPN-stage-1-like dilated one, an odd stride with deformable groups, grouped convolution, and a map of one row
+# (smaller than the kernel: mmcv pads it, ours needs no special case)
 CASES = [(2, 6, 5, 37, 53, 3, 1, 1, 1, 1, 1),
          (2, 4, 3, 23, 19, 3, 1, 3, 3, 1, 1),
          (2, 6, 4, 17, 14, 3, 2, 2, 1, 1, 3),
-         (1, 4, 6, 9, 11, 3, 1, 1, 2, 2, 2)]
+         (1, 4, 6, 9, 11, 3, 1, 1, 2, 2, 2),
+         (2, 3, 2, 1, 6, 3, 1, 1, 1, 1, 1)]
 
 
 def out_size(size, k, s, p, d):
@@ -85,6 +87,19 @@ def test_zero_offsets_equal_plain_conv(case):
     assert (got - expected).abs().max() <= 1e-5 * expected.abs().max()
 
 
+def test_gradcheck_in_double_precision():
+    """Our backward (columns recomputed chunk by chunk, grid gradients chained through the normalisation) against
+    finite differences, with stride, dilation, groups and deformable groups, one output row at a time."""
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(1, 4, 6, 7, generator=gen, dtype=torch.float64, requires_grad=True)
+    offset = (torch.randn(1, 2 * 2 * 9, 3, 4, generator=gen, dtype=torch.float64) * 2).requires_grad_(True)
+    weight = torch.randn(2, 2, 3, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    for mb in (256, 1e-6):
+        assert torch.autograd.gradcheck(
+            lambda a, b, c: deform_conv2d_torch(a, b, c, 2, 2, 2, 2, 2, max_chunk_mb=mb), (x, offset, weight),
+            fast_mode=True)
+
+
 def test_chunked_equals_unchunked(monkeypatch):
     case = CASES[2]  # deformable groups and stride: chunks must respect the group boundaries
     x, offset, ref = make(case, seed=2)
@@ -96,16 +111,17 @@ def test_chunked_equals_unchunked(monkeypatch):
     out_h, out_w = out_size(h, k, s, p, d), out_size(w, k, s, p, d)
     plans = [dc._plan(c, o, h, w, out_h, out_w, k * k, 4, mb * dc._MB) for mb in (256, 0.02, 1e-6)]
     assert plans == [(c, out_h), (1, out_h), (1, 1)]
-    for mb in (256, 0.02, 1e-6):  # one chunk per deformable group; one channel with all its rows; one channel of
-        # one output row at a time
+    for mb in (256, 0.02, 1e-6):  # one chunk per deformable group, columns kept for backward; one channel with all
+        # its rows; one channel of one output row at a time
         ours = DeformConv2d.like(ref, max_chunk_mb=mb)
         xi, oi = x.clone().requires_grad_(True), offset.clone().requires_grad_(True)
         calls.clear()
         out = ours(xi, oi)
         out.backward(torch.linspace(-1, 1, out.numel()).view_as(out))
         results.append((len(calls), out.detach(), xi.grad, oi.grad, ours.weight.grad))
-    # grid_sample calls, forward and backward (which recomputes the columns)
-    assert [r[0] for r in results] == [2 * n * dg, 2 * n * c, 2 * n * c * out_h]
+    # grid_sample calls: the forward pass's, and the backward pass's unless the columns of the whole call fit in
+    # the limit (then the forward pass keeps them)
+    assert [r[0] for r in results] == [n * dg, 2 * n * c, 2 * n * c * out_h]
     for other in results[1:]:
         for a, b in zip(results[0][1:], other[1:]):
             assert torch.allclose(a, b, rtol=1e-5, atol=1e-5 * b.abs().max().item())
@@ -178,6 +194,17 @@ def test_crpn_uses_the_torch_path_on_cpu_and_the_switch_restores_mmcv(monkeypatc
         assert len(calls) == (len(feats) if impl == 'auto' else 0)  # one call per FPN level on the torch path
     for a, b in zip(outputs['auto'][1] + outputs['auto'][2], outputs['mmcv'][1] + outputs['mmcv'][2]):
         assert (a - b).abs().max() <= 1e-4 * b.abs().max()
+
+
+def test_config_switch_reaches_the_stage():
+    from mmengine.config import Config
+
+    cfg = Config.fromfile('configs/crpn/rotated-faster-rcnn_crpn_tiny_sample.py')
+    cfg.model.rpn_head.stages[1].deform_conv_max_mb = 64
+    for impl in ('auto', 'mmcv'):
+        cfg.model.rpn_head.deform_conv_impl = impl  # what --cfg-options model.rpn_head.deform_conv_impl=... sets
+        conv = MODELS.build(cfg.model).rpn_head.stages[1].rpn_conv.conv
+        assert (conv.impl, conv.max_chunk_mb) == (impl, 64)
 
 
 def test_head_switch_rejects_unknown_kernels():

@@ -87,7 +87,7 @@ def test_infer_tool_writes_task1_json_and_pictures(tmp_path, run_main):
     assert len(t1['sample_0003']['scores']) == len(det['detections'])
     np.testing.assert_allclose(np.sort(t1['sample_0003']['scores']), np.sort([d['score'] for d in det['detections']]),
                                atol=1e-5)
-    e = run_main('tools/eval_sodaa.py', '--ann-dir', ROOT / 'data/sample/Annotations', '--pred', out / 'Task1',
+    e = run_main('tools/eval_sodaa.py', '--ann', ROOT / 'data/sample/Annotations', '--pred', out / 'Task1',
                  '--nproc', 1)
     assert e.returncode == 0, e.stderr
     assert 'Average Precision' in e.stdout or 'AP' in e.stdout

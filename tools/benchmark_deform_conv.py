@@ -47,7 +47,7 @@ def parse_args(argv=None):
     p.add_argument('--max-chunk-mb', type=float, default=256, help='memory limit of our implementation')
     p.add_argument('--no-p2', action='store_true', help='skip the 256-channel 300x300 case (1200 px input at P2)')
     p.add_argument('--threads', type=int, default=None,
-                   help='torch threads (default: torch\'s default, from OMP_NUM_THREADS)')
+                   help='torch threads; None: torch\'s default (OMP_NUM_THREADS)')
     p.add_argument('--seed', type=int, default=0, help='random seed of inputs, offsets and weights')
     return p.parse_args(argv)
 

@@ -30,12 +30,9 @@ BASELINE = 'configs/baselines/rotated-faster-rcnn_tiny_sample.py'
 CFINET = 'configs/cfinet/rotated-faster-rcnn_cfinet_tiny_sample.py'
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
-
-
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=_Formatter)
+    from cfinet_rotated.cli import tool_parser
+    p = tool_parser(__doc__)
     p.add_argument('--size', type=int, default=2000, help='side of the timing image in px')
     p.add_argument('--big', type=int, default=10000, help='side of the memory image in px; 0 skips it')
     p.add_argument('--big-format', default='jpg', choices=['jpg', 'bmp', 'npy'],
@@ -48,7 +45,7 @@ def parse_args(argv=None):
                         'proposals x 9 classes instead of the models)')
     p.add_argument('--baseline', default=BASELINE, help='baseline config')
     p.add_argument('--cfinet', default=CFINET, help='CFINet config')
-    p.add_argument('--work-dir', default=None, help='folder for the generated images (default: a temp folder)')
+    p.add_argument('--work-dir', default=None, help='folder for the generated images (unset: a temporary folder, removed at the end)')
     p.add_argument('--child', nargs=2, metavar=('CONFIG', 'IMAGE'), help=argparse.SUPPRESS)
     return p.parse_args(argv)
 

@@ -84,7 +84,7 @@ def parse_args(argv=None):
                    default=['baseline', 'crpn', 'fi', 'cfinet'], help='models to time (baseline is always in)')
     p.add_argument('--deform-conv-impl', choices=['auto', 'mmcv'], default='auto',
                    help='kernel of CRPN\'s deformable convolution: auto = ours on CPU, mmcv = mmcv\'s CPU kernel')
-    p.add_argument('--threads', type=int, default=None, help='torch threads (default: torch default)')
+    p.add_argument('--threads', type=int, default=None, help='torch threads; None: torch\'s default (OMP_NUM_THREADS)')
     return p.parse_args(argv)
 
 

@@ -12,7 +12,6 @@ JSON ``area`` for SODA-D; inclusive ranges eS 0-144, rS 144-400, gS 400-1024, No
 wins; larger objects, which no subset evaluates, in violet); SODA-D boxes flagged ``ignore`` are grey, ignore
 regions shaded. A legend in the corner gives the counts, so a split can be checked at a glance.
 """
-import argparse
 import os
 import os.path as osp
 import sys
@@ -21,18 +20,15 @@ from collections import Counter
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp')
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
-
-
 def parse_args(argv=None):
+    from cfinet_rotated.cli import tool_parser
     doc = __doc__.split('\n\n')
-    p = argparse.ArgumentParser(description='\n\n'.join(doc[:2]), formatter_class=_Formatter)
+    p = tool_parser('\n\n'.join(doc[:2]))
     p.add_argument('ann', help='SODA-A annotation folder, or SODA-D COCO .json file')
     p.add_argument('--img-dir', help='image folder (default: the Images folder next to a SODA-A annotation '
                                      'folder; required for SODA-D)')
     p.add_argument('--out-dir', required=True, help='folder for the PNG files')
-    p.add_argument('--names', nargs='+', help='only these image stems')
+    p.add_argument('--names', nargs='+', help='only these image stems (unset: all)')
     p.add_argument('--max-images', type=int, default=0, help='draw at most this many images (0 = all)')
     p.add_argument('--max-side', type=int, default=4000, help='draw larger images downscaled; 0 = never')
     p.add_argument('--line-width', type=float, default=1.0, help='box line width in px')

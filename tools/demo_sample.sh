@@ -45,6 +45,6 @@ else
   "$PY" tools/infer.py data/sample/Images "$RELEASE_CONFIG" "$RELEASE" --out-dir "$FULL" --show-dir "$FULL/vis" \
       --ignore-ann data/sample/Annotations
   echo "== 5/5 evaluate the merged full-image detections (DOTA Task1 files) against data/sample/Annotations"
-  "$PY" tools/eval_sodaa.py --ann-dir data/sample/Annotations --pred "$FULL/Task1" --out "$FULL/metrics.json"
+  "$PY" tools/eval_sodaa.py --ann data/sample/Annotations --pred "$FULL/Task1" --out "$FULL/metrics.json"
   echo "== done: pictures of the detections in $FULL/vis, metrics in $FULL/metrics.json"
 fi

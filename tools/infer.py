@@ -17,7 +17,6 @@ and with ``--show-dir`` one PNG per image (MMRotate's ``RotLocalVisualizer`` / M
 ``DetLocalVisualizer``: class colour, name and score, detections under ``--score-thr`` left out, ignore regions
 of ``--ignore-ann`` shaded).
 """
-import argparse
 import json
 import os
 import os.path as osp
@@ -31,18 +30,20 @@ IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp', '.ppm', '.pgm', 
 
 def parse_args(argv=None):
     from mmengine.config import DictAction
+
+    from cfinet_rotated.cli import tool_parser
     doc = __doc__.split('\n\n')
-    p = argparse.ArgumentParser(description='\n\n'.join(doc[:2]), formatter_class=_Formatter)
+    p = tool_parser('\n\n'.join(doc[:2]))
     p.add_argument('images', help='an image file or a folder of images (' + ', '.join(IMAGE_EXTS) + ')')
     p.add_argument('config', help='model config file')
     p.add_argument('checkpoint', help='checkpoint file (a published or a training checkpoint)')
     p.add_argument('--out-dir', required=True, help='folder for Task1/ and json/')
-    p.add_argument('--show-dir', help='also draw each image with its detections into this folder (PNG)')
+    p.add_argument('--show-dir', help='also draw each image with its detections into this folder (PNG; unset: no pictures)')
     p.add_argument('--score-thr', type=float, default=0.3, help='score threshold of the drawn detections')
     p.add_argument('--save-thr', type=float, default=0.0,
                    help='score threshold of the written detections (the model\'s test_cfg applies first)')
     p.add_argument('--ignore-ann', help='SODA-A annotation folder or SODA-D COCO JSON whose ignore regions are '
-                                        'shaded in the pictures')
+                                        'shaded in the pictures (unset: none shaded)')
     p.add_argument('--patch', type=int, default=800, help='window size in px (as the training split)')
     p.add_argument('--overlap', type=int, default=150, help='overlap of neighbouring windows in px')
     p.add_argument('--batch-size', type=int, default=4, help='windows per forward pass')
@@ -52,12 +53,8 @@ def parse_args(argv=None):
                    help='pictures of larger images are drawn downscaled to this longest side; 0 = never')
     p.add_argument('--device', default='cpu', help="device, e.g. 'cpu' or 'cuda:0'")
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
-                   help='override config settings, e.g. model.test_cfg.rcnn.score_thr=0.1')
+                   help='override config settings, e.g. model.test_cfg.rcnn.score_thr=0.1 (unset: the config as is)')
     return p.parse_args(argv)
-
-
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
 
 
 def list_images(path):

@@ -11,7 +11,6 @@ config). A model loads such a checkpoint without missing-key warnings and starts
 predictions are those of the full checkpoint. The file is renamed with the first 8 hex digits of its sha256, as
 MMDetection does, and the full sha256 is printed.
 """
-import argparse
 import hashlib
 import io
 import os
@@ -26,10 +25,8 @@ EXEMPLAR_KEY = re.compile(r'(^|\.)exemplar_set\.(feats|ptr|count)$')
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(
-        description=__doc__.split('\n\n')[0] + '\n\nexample:\n  python tools/publish_model.py '
-                    'work_dirs/cfinet/iter_3000.pth checkpoints/cfinet_tiny.pth',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    from cfinet_rotated.cli import tool_parser
+    p = tool_parser('\n\n'.join(__doc__.split('\n\n')[:2]))
     p.add_argument('in_file', help='input checkpoint (an MMEngine training checkpoint)')
     p.add_argument('out_file', help='output file name; "-<sha256[:8]>" is inserted before ".pth"')
     p.add_argument('--save-keys', nargs='+', default=['meta', 'state_dict'],

@@ -9,8 +9,10 @@ and GPU unchanged) and mmcv's kernel for CUDA tensors; for CPU tensors it comput
     followed by one matrix product with the (out, in/groups * kernel_h * kernel_w) weight,
 
 processed in chunks of input channels (and, for very large maps, of output rows) so that one call's extra
-memory stays under ``max_chunk_mb``. The backward pass recomputes the sampled columns chunk by chunk instead of
-keeping them (as mmcv's kernel does), so training memory is bounded the same way.
+memory stays under ``max_chunk_mb``. The backward pass samples the columns again chunk by chunk (as mmcv's kernel
+does), so training memory is bounded the same way; only when the columns of the whole call and the backward
+pass's working memory fit in the limit together does the forward pass keep them for the backward pass (about a
+fifth less time for forward + backward).
 
 Conventions, as mmcv's kernel (``mmcv/ops/csrc/pytorch/cpu/deform_conv.cpp``): offset channel
 ``g * 2K + 2k`` is the y (row) offset and ``g * 2K + 2k + 1`` the x (column) offset of kernel tap ``k``
@@ -39,17 +41,23 @@ _MB = 1024 * 1024
 SUB_BATCH_CHANNELS = 16
 
 
+def _cost(cc: int, rr: int, out_channels: int, height: int, width: int, out_h: int, out_w: int, taps: int,
+          elem: int) -> float:
+    """Working memory (bytes) of a chunk of ``cc`` channels and ``rr`` output rows of one image. The backward pass,
+    the larger of the two, holds per channel the sampled columns and their gradient (2 K rows out_w values), the
+    grid gradients of its sub-batches (K rows out_w / 8) and an input-gradient plane (H W); per chunk, the sampling
+    grid and the sum of its gradients (4 K rows out_w) and, when the rows are split, possibly a contiguous copy of
+    the block of output rows (out_channels rows out_w)."""
+    per_channel = (2 + 1 / 8) * taps * rr * out_w + height * width
+    return elem * (cc * per_channel + (4 * taps + (out_channels if rr < out_h else 0)) * rr * out_w)
+
+
 def _plan(channels: int, out_channels: int, height: int, width: int, out_h: int, out_w: int, taps: int, elem: int,
           max_bytes: int) -> Tuple[int, int]:
-    """(channels per chunk, output rows per chunk) for one image so that the working memory of one chunk stays
-    under ``max_bytes`` (at least one channel and one row are processed at a time). The backward pass, the larger
-    of the two, holds per channel the sampled columns and their gradient (2 K rows out_w values), the grid
-    gradients of its sub-batches (K rows out_w / 8) and an input-gradient plane (H W); per chunk, the sampling
-    grid and the sum of its gradients (4 K rows out_w) and, when the rows are split, possibly a contiguous copy
-    of the block of output rows (out_channels rows out_w)."""
+    """(channels per chunk, output rows per chunk) for one image so that the working memory of one chunk
+    (:func:`_cost`) stays under ``max_bytes``; at least one channel and one row are processed at a time."""
     def cost(cc, rr):
-        per_channel = (2 + 1 / 8) * taps * rr * out_w + height * width
-        return elem * (cc * per_channel + (4 * taps + (out_channels if rr < out_h else 0)) * rr * out_w)
+        return _cost(cc, rr, out_channels, height, width, out_h, out_w, taps, elem)
 
     if cost(1, out_h) <= max_bytes:
         cc = int(min(channels, (max_bytes - cost(0, out_h)) // (cost(1, out_h) - cost(0, out_h))))
@@ -121,6 +129,12 @@ class _Geometry:
         torch.add(base_y, off[:, :, 0], alpha=2.0 / self.h, out=grid[..., 1])
         return grid.view(1, self.k * rows, self.out_w, 2)
 
+    def keeps_columns(self, max_bytes: int, elem: int) -> bool:
+        """Whether the columns of the whole call, kept from forward to backward, and the working memory of the
+        backward pass fit in ``max_bytes`` together (then the backward pass need not sample them again)."""
+        return self.n * _cost(self.c, self.out_h, self.o, self.h, self.w, self.out_h, self.out_w, self.k,
+                              elem) <= max_bytes
+
     def blocks(self, max_bytes: int, elem: int):
         """(image, r0, r1, deformable group, [(c0, c1, conv group, fold)]) work items."""
         cc, rr = _plan(self.c, self.o, self.h, self.w, self.out_h, self.out_w, self.k, elem, max_bytes)
@@ -132,17 +146,22 @@ class _Geometry:
                     yield n, r0, r1, g, [(c0, c1, gi, _fold(c1 - c0)) for c0, c1, gi, dg in segments if dg == g]
 
 
-def _sample(x: Tensor, grid: Tensor, n: int, c0: int, c1: int, fold: int) -> Tuple[Tensor, Tensor]:
-    """Sampled values (fold, cc / fold, K * rows, out_w) of channels [c0, c1) of image n (the columns, in the
-    order of the weight's (channel, tap) axis), and the folded input they came from."""
-    xin = x[n, c0:c1].view(fold, (c1 - c0) // fold, x.shape[2], x.shape[3])
-    cols = torch.nn.functional.grid_sample(xin, grid.expand(fold, -1, -1, -1), mode='bilinear',
-                                           padding_mode='zeros', align_corners=False)
-    return cols, xin
+def _folded(x: Tensor, n: int, c0: int, c1: int, fold: int) -> Tensor:
+    """Channels [c0, c1) of image n as ``fold`` sub-batches (a view)."""
+    return x[n, c0:c1].view(fold, (c1 - c0) // fold, x.shape[2], x.shape[3])
+
+
+def _sample(x: Tensor, grid: Tensor, n: int, c0: int, c1: int, fold: int) -> Tensor:
+    """Sampled values (fold, cc / fold, K * rows, out_w) of channels [c0, c1) of image n: the columns, in the
+    order of the weight's (channel, tap) axis."""
+    return torch.nn.functional.grid_sample(_folded(x, n, c0, c1, fold), grid.expand(fold, -1, -1, -1),
+                                           mode='bilinear', padding_mode='zeros', align_corners=False)
 
 
 class _DeformConv2dTorch(Function):
-    """Deformable convolution from ``grid_sample`` and matrix products, columns recomputed in backward."""
+    """Deformable convolution from ``grid_sample`` and matrix products. The backward pass samples the columns
+    again, chunk by chunk, unless those of the whole call fit in the memory limit with its working memory
+    (:meth:`_Geometry.keeps_columns`; e.g. CRPN's tiny models), in which case the forward pass keeps them."""
 
     @staticmethod
     def forward(ctx, x, offset, weight, stride, padding, dilation, groups, deform_groups, max_bytes):
@@ -151,15 +170,19 @@ class _DeformConv2dTorch(Function):
         out = x.new_zeros(geo.n, geo.o, geo.out_h, geo.out_w)
         og, cg = geo.o // groups, geo.c // groups
         wmat = weight.view(geo.o, cg * geo.k)
+        kept = {} if any(ctx.needs_input_grad[:3]) and geo.keeps_columns(max_bytes, x.element_size()) else None
         for n, r0, r1, g, chunks in geo.blocks(max_bytes, x.element_size()):
             grid = geo.grid(offset, n, g, r0, r1)
             for c0, c1, gi, fold in chunks:
-                cols, _ = _sample(x, grid, n, c0, c1, fold)
+                cols = _sample(x, grid, n, c0, c1, fold)
+                if kept is not None:
+                    kept[n, r0, c0] = cols
                 cols = cols.view((c1 - c0) * geo.k, -1)
                 lc0, lc1 = c0 - gi * cg, c1 - gi * cg
                 dst = out[n, gi * og:(gi + 1) * og, r0:r1].view(og, -1)
                 dst.addmm_(wmat[gi * og:(gi + 1) * og, lc0 * geo.k:lc1 * geo.k], cols)
         ctx.geo_args = (stride, padding, dilation, groups, deform_groups, max_bytes)
+        ctx.kept_columns = kept
         ctx.save_for_backward(x, offset, weight)
         return out
 
@@ -170,6 +193,7 @@ class _DeformConv2dTorch(Function):
         stride, padding, dilation, groups, deform_groups, max_bytes = ctx.geo_args
         need_x, need_offset, need_weight = ctx.needs_input_grad[:3]
         geo = _Geometry(x, offset, weight, stride, padding, dilation, groups, deform_groups)
+        kept, ctx.kept_columns = ctx.kept_columns, None
         grad_out = grad_out.contiguous()
         og, cg = geo.o // groups, geo.c // groups
         wmat = weight.view(geo.o, cg * geo.k)
@@ -181,7 +205,7 @@ class _DeformConv2dTorch(Function):
             for c0, c1, gi, fold in chunks:
                 lc0, lc1 = c0 - gi * cg, c1 - gi * cg
                 gout = grad_out[n, gi * og:(gi + 1) * og, r0:r1].reshape(og, -1)
-                cols, xin = _sample(x, grid, n, c0, c1, fold)
+                cols = _sample(x, grid, n, c0, c1, fold) if kept is None else kept.pop((n, r0, c0))
                 cols = cols.view((c1 - c0) * geo.k, -1)
                 if need_weight:
                     grad_w[gi * og:(gi + 1) * og, lc0 * geo.k:lc1 * geo.k].addmm_(gout, cols.t())
@@ -191,7 +215,8 @@ class _DeformConv2dTorch(Function):
                 gcols = wmat[gi * og:(gi + 1) * og, lc0 * geo.k:lc1 * geo.k].t().mm(gout)
                 gcols = gcols.view(fold, (c1 - c0) // fold, geo.k * (r1 - r0), geo.out_w)
                 gx, ggrid = torch.ops.aten.grid_sampler_2d_backward(
-                    gcols, xin, grid.expand(fold, -1, -1, -1), 0, 0, False, [need_x, need_offset])
+                    gcols, _folded(x, n, c0, c1, fold), grid.expand(fold, -1, -1, -1), 0, 0, False,
+                    [need_x, need_offset])
                 if need_x:
                     grad_x[n, c0:c1] += gx.view(c1 - c0, geo.h, geo.w)
                 if need_offset:  # chain rule through the normalisation: d g / d p = 2 / size
