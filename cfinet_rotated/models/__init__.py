@@ -3,3 +3,4 @@ registries (``cfinet_rotated.registry.register_module``: SODA-D configs build in
 from .crpn_head import (CoarseToFineRPNHead, CoarseToFineRPNStage, DynamicIoUAssigner,  # noqa: F401 (CRPN)
                         OrientedCoarseToFineRPNStage, dynamic_pos_iou_thr)
 from .fi_roi_head import FIRoIHead  # noqa: F401 (Feature Imitation head; registers the FI modules)
+from .roi_extractor import LevelOffsetRoIExtractor  # noqa: F401 (RoI extractor of the SODA-D baseline)
