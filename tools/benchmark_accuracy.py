@@ -8,9 +8,9 @@
    container rows of extremely small vehicles), split with the pipeline's split tool (tools/data/sodaa_split.py or
    tools/data/sodad_split.py). Made once per work dir and reused while the generation options are the same.
 2. Optional shared warm-up (``--warmup-iters``): the baseline is trained once; every model then starts from its
-   weights, loaded non-strictly: only the keys whose name and shape match the model (backbone, neck, RoI head;
-   the baseline RPN only where the model has that RPN, so CRPN starts its RPN from scratch). The tool prints
-   what each model took over.
+   weights, loaded non-strictly: the keys of ``--warm-parts`` (default backbone, neck, RoI head) whose name and
+   shape match the model. The RPN is not among the defaults, so every model, the baseline too, starts its RPN
+   (or CRPN) from scratch, as CRPN must. The tool prints what each model took over.
 3. Each (model, seed): tools/train.py for ``--iters`` iterations, then tools/test.py on the test split, whose
    patch predictions are merged back to the original test images and evaluated (SODA-A or SODA-D protocol).
    Every run is its own process with one thread; ``--jobs`` runs that many at once. Results are cached in
@@ -83,6 +83,10 @@ def parse_args(argv=None):
     p.add_argument('--warmup-iters', type=int, default=0,
                    help='train the baseline this many iterations once and start every model from it (0: none)')
     p.add_argument('--warmup-seed', type=int, default=1000, help='seed of the shared warm-up run')
+    p.add_argument('--warm-parts', nargs='+', default=['backbone', 'neck', 'roi_head'],
+                   help='top-level modules whose warm-up weights every model takes over (matching name and shape)')
+    p.add_argument('--warmup-threads', type=int, default=None,
+                   help='threads of the warm-up process, which runs alone (default: --jobs x --threads)')
     p.add_argument('--train-images', type=int, default=30, help='training images to generate')
     p.add_argument('--test-images', type=int, default=10, help='held-out test images to generate')
     p.add_argument('--image-size', type=int, nargs=2, default=[1600, 1200], metavar=('W', 'H'),
@@ -227,7 +231,7 @@ def run_warmup(args, data):
         print(f'warm-up: training the baseline for {args.warmup_iters} iterations (seed {args.warmup_seed}) ...',
               flush=True)
         _run(_train_cmd(args, cfg, work, args.warmup_seed, args.warmup_iters, data), osp.join(work, 'train.log'),
-             args.threads)
+             args.warmup_threads or args.jobs * args.threads)
     return {m: start_checkpoint(args, m, _ckpt(work, args.warmup_iters), work) for m in args.models}
 
 
@@ -246,15 +250,16 @@ def start_checkpoint(args, model, warm_ckpt, work):
     own = MODELS.build(cfg.model).state_dict()
     with mmengine_checkpoint_globals():
         warm = torch.load(warm_ckpt, map_location='cpu')['state_dict']
-    keep = {k: v for k, v in warm.items() if k in own and tuple(own[k].shape) == tuple(v.shape)}
+    keep = {k: v for k, v in warm.items()
+            if k.split('.')[0] in args.warm_parts and k in own and tuple(own[k].shape) == tuple(v.shape)}
     parts = []
     for group in sorted({k.split('.')[0] for k in own}):
         n_own = sum(1 for k in own if k.split('.')[0] == group)
         parts.append(f'{group} {sum(1 for k in keep if k.split(".")[0] == group)}/{n_own}')
     if not osp.isfile(out):
         torch.save(dict(state_dict=keep, meta=dict(source=warm_ckpt)), out)
-    print(f'  {model:12s} starts from the warm-up (non-strict, matching name and shape): ' + ', '.join(parts),
-          flush=True)
+    print(f'  {model:12s} starts from the warm-up ({" ".join(args.warm_parts)}; non-strict: keys of matching name '
+          f'and shape): ' + ', '.join(parts), flush=True)
     return out
 
 
@@ -296,7 +301,9 @@ def training_log(work):
         if 'scalars.json' in files and 'test' not in dirpath.split(os.sep):
             with open(osp.join(dirpath, 'scalars.json'), encoding='utf-8') as f:
                 rows += [json.loads(line) for line in f if line.strip()]
-    rows = sorted((r for r in rows if 'iter' in r and 'loss' in r), key=lambda r: r['iter'])
+    for r in rows:
+        r.setdefault('iter', r.get('step'))
+    rows = sorted((r for r in rows if r['iter'] is not None and 'loss' in r), key=lambda r: r['iter'])
     out = dict(s_per_iter=round(float(np.median([r['time'] for r in rows if 'time' in r])), 3) if rows else None)
     if rows and 'loss_fi' in rows[0]:
         last = rows[-1]['iter']
@@ -331,7 +338,8 @@ def _mean_std(vals):
 
 def summarize(args, results):
     lines = [f'\n{args.pipeline}: tiny configs, {args.iters} iterations of batch 1 each'
-             + (f' after a shared {args.warmup_iters}-iteration baseline warm-up' if args.warmup_iters else '')
+             + (f' from a shared {args.warmup_iters}-iteration baseline warm-up ({"/".join(args.warm_parts)})'
+                if args.warmup_iters else '')
              + f', seeds {" ".join(map(str, args.seeds))}; test set {args.test_images} held-out images '
              f'(mean +- std over seeds, ddof 1)', '',
              '| model | seeds | ' + ' | '.join(COLUMNS) + ' | exemplars at the end | s/iter |',
