@@ -13,7 +13,8 @@
    (or CRPN) from scratch, as CRPN must. The tool prints what each model took over.
 3. Each (model, seed): tools/train.py for ``--iters`` iterations, then tools/test.py on the test split, whose
    patch predictions are merged back to the original test images and evaluated (SODA-A or SODA-D protocol).
-   Every run is its own process with one thread; ``--jobs`` runs that many at once. Results are cached in
+   Every run is its own process with one thread; ``--jobs`` runs that many at once (the CRPN-based models,
+   the slowest, first). Results are cached in
    ``WORK_DIR/<model>/seed<k>/``: an interrupted benchmark continues where it stopped (a half-trained model
    resumes from its last checkpoint, every ``--ckpt-interval`` iterations), a finished one is not run again.
 4. A table of mean and standard deviation over the seeds of AP, AP_eS, AR_eS, AR and the exemplar count at the
@@ -377,7 +378,9 @@ def main(argv=None):
     args = parse_args(argv)
     args.work_dir = osp.abspath(args.work_dir)
     os.makedirs(args.work_dir, exist_ok=True)
-    jobs = [(m, s) for s in args.seeds for m in args.models]
+    # the CRPN-based models take longest: start them first, so that the --jobs slots finish together
+    order = sorted(args.models, key=lambda m: (m not in ('cfinet', 'cfinet-paper', 'crpn'), args.models.index(m)))
+    jobs = [(m, s) for m in order for s in args.seeds]
     if args.summary_only:
         results = []
         for m, s in jobs:
