@@ -35,18 +35,51 @@ def load_config(args):
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    apply_tensorboard(cfg)
     return cfg
+
+
+def apply_tensorboard(cfg):
+    """``tensorboard = True`` in a config, or ``--cfg-options tensorboard=True``, adds MMEngine's
+    ``TensorboardVisBackend`` to the visualizer (event files in ``WORK_DIR/<timestamp>/vis_data/``), beside the
+    local backend. Needs the optional ``tensorboard`` package (``requirements/optional.txt``)."""
+    if not cfg.get('tensorboard', False):
+        return False
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        raise SystemExit('error: tensorboard=True needs the tensorboard package: '
+                         'pip install -r requirements/optional.txt') from None
+    if cfg.get('visualizer') is None:
+        raise SystemExit('error: tensorboard=True: the config has no visualizer to add the TensorBoard backend to')
+    backends = list(cfg.visualizer.get('vis_backends') or [dict(type='LocalVisBackend')])
+    if not any('Tensorboard' in str(b.get('type', '')) for b in backends):
+        backends.append(dict(type='TensorboardVisBackend'))
+    cfg.visualizer.vis_backends = backends
+    return True
+
+
+def run_preflight(cfg, mode, config):
+    """:func:`cfinet_rotated.preflight.preflight`; its errors end the program with their message (no traceback)."""
+    from .mmcv_build import OpsDeviceError
+    from .preflight import InputError, preflight
+    try:
+        preflight(cfg, mode, config)
+    except (InputError, OpsDeviceError) as e:
+        raise SystemExit(f'{mode}.py: error: {e}') from None
 
 
 def parse_args_with_common(parser):
     """Add the options MMRotate's train.py and test.py share, parse, and export ``LOCAL_RANK``."""
-    parser.add_argument('--work-dir', help='the directory to save logs and models')
+    parser.add_argument('--work-dir', help='the directory to save logs and models (unset: work_dirs/<config name>)')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
-        help='override settings of the config, e.g. key=value or key="[a,b]"')
+        help='override settings of the config, e.g. key=value or key="[a,b]"; '
+             'tensorboard=True adds the TensorBoard backend, default_hooks.checkpoint.max_keep_ckpts=N')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
                         help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                        help='set by torch.distributed.launch; torchrun uses the LOCAL_RANK variable instead')
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args

@@ -18,8 +18,9 @@ pixels (``--side-edges``) for each rule, and writes a PNG (histograms of best Io
 stage's); ``--scales/--ratios/--strides`` override them. ``--resize`` is the factor the pipeline resizes
 images by (1.5 for SODA-A's 800 -> 1200 px): anchors live in the resized image.
 """
-import argparse
+import os
 import os.path as osp
+import sys
 
 import numpy as np
 import torch
@@ -27,22 +28,22 @@ from mmdet.structures.bbox import bbox_overlaps
 from mmengine.config import Config
 from mmengine.utils import ProgressBar, mkdir_or_exist
 
-from cfinet_rotated.datasets.sodaa_io import format_skips, list_annotation_files, load_sodaa
+from cfinet_rotated.cli import tool_parser
+from cfinet_rotated.datasets.sodaa_io import AnnotationError, format_skips, list_annotation_files, load_sodaa
 from cfinet_rotated.models import dynamic_pos_iou_thr
+from cfinet_rotated.sample_data import ROOT, SODAA_SPLIT, ensure_sodaa_sample_split
 from mmrotate.structures.bbox import RotatedBoxes, qbox2rbox
 
 SUBSETS = (('eS', 0, 144), ('rS', 144, 400), ('gS', 400, 1024), ('Normal', 1024, 2000), ('Large', 2000, np.inf))
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=type('Fmt', (argparse.ArgumentDefaultsHelpFormatter,
-                                                                  argparse.RawDescriptionHelpFormatter), {}))
+    parser = tool_parser(__doc__)
     parser.add_argument('ann_dir', help='folder of SODA-A JSON annotations (raw images or split patches)')
     parser.add_argument('--config', help='take the anchor generator from this config (RPN or CRPN)')
-    parser.add_argument('--scales', type=float, nargs='+', help='anchor scales (default: CRPN, 2)')
-    parser.add_argument('--ratios', type=float, nargs='+', help='anchor ratios (default: CRPN, 1)')
-    parser.add_argument('--strides', type=int, nargs='+', help='anchor strides (default: CRPN, 4 8 16 32)')
+    parser.add_argument('--scales', type=float, nargs='+', help='anchor scales (unset: CRPN\'s, 2)')
+    parser.add_argument('--ratios', type=float, nargs='+', help='anchor ratios (unset: CRPN\'s, 1)')
+    parser.add_argument('--strides', type=int, nargs='+', help='anchor strides (unset: CRPN\'s, 4 8 16 32)')
     parser.add_argument('--resize', type=float, default=1.0, help='image resize factor of the pipeline')
     parser.add_argument('--mode', choices=['paper', 'official', 'both'], default='both',
                         help='Eq. (1) rule(s): the official (authors\' code, the configs\' default), the paper\'s '
@@ -50,7 +51,7 @@ def parse_args():
     parser.add_argument('--side-edges', type=float, nargs='+', default=[0, 8, 12, 16, 24, 32, 48, 64],
                         help='bin edges (px, object side sqrt(w*h) in annotation pixels) of the positives-per-size '
                              'table; the last bin is open')
-    parser.add_argument('--max-files', type=int, help='only the first N annotation files')
+    parser.add_argument('--max-files', type=int, help='only the first N annotation files (unset: all)')
     parser.add_argument('--out', default='work_dirs/analyze_anchors.png', help='PNG to write')
     return parser.parse_args()
 
@@ -181,7 +182,13 @@ def plot(path, areas, best, pos):
 def main():
     args = parse_args()
     acfg = anchor_config(args)
-    files = list_annotation_files(args.ann_dir)[:args.max_files]
+    if not osp.isdir(args.ann_dir) and osp.abspath(args.ann_dir).startswith(osp.join(ROOT, SODAA_SPLIT) + os.sep):
+        ensure_sodaa_sample_split()  # the embedded sample's split, on a fresh clone
+    try:
+        files = list_annotation_files(args.ann_dir)[:args.max_files]
+    except AnnotationError as e:
+        sys.exit(f'analyze_anchors: error: {e} (raw SODA-A images are split into patches by '
+                 'tools/data/sodaa_split.py; raw annotation folders work too)')
     print(f'anchors: scales {acfg["scales"]}, ratios {acfg["ratios"]}, strides {acfg["strides"]}; '
           f'resize x{args.resize}; {len(files)} annotation files')
     all_areas, all_best, all_pos, skipped = [], [], {}, {}

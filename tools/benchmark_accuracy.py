@@ -23,7 +23,6 @@
    ``ap_es_baseline=<f> ap_es_cfinet=<f> ar_es_baseline=<f> ar_es_cfinet=<f> std_ap_es=<f>`` where
    ``std_ap_es`` is the larger of the two models' seed standard deviations of AP_eS (ddof 1).
 """
-import argparse
 import json
 import os
 import os.path as osp
@@ -33,6 +32,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+
+from cfinet_rotated.cli import tool_parser
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PIPELINES = {
@@ -64,12 +65,8 @@ METRIC_KEYS = dict(sodaa=dict(AP='AP', AP_eS='AP_eS', AR_eS='AR_eS', AR='AR'),
 COLUMNS = ('AP', 'AP_eS', 'AR_eS', 'AR')
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults in the help and the description as written."""
-
-
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=_Formatter)
+    p = tool_parser(__doc__)
     p.add_argument('--pipeline', choices=sorted(PIPELINES), default='rotated-faster-rcnn',
                    help='which tiny configs: Rotated Faster R-CNN / Oriented R-CNN (SODA-A format) or the '
                         'horizontal SODA-D Faster R-CNN')
@@ -87,7 +84,7 @@ def parse_args(argv=None):
     p.add_argument('--warm-parts', nargs='+', default=['backbone', 'neck', 'roi_head'],
                    help='top-level modules whose warm-up weights every model takes over (matching name and shape)')
     p.add_argument('--warmup-threads', type=int, default=None,
-                   help='threads of the warm-up process, which runs alone (default: --jobs x --threads)')
+                   help='threads of the warm-up process, which runs alone (unset: --jobs x --threads)')
     p.add_argument('--train-images', type=int, default=30, help='training images to generate')
     p.add_argument('--test-images', type=int, default=10, help='held-out test images to generate')
     p.add_argument('--image-size', type=int, nargs=2, default=[1600, 1200], metavar=('W', 'H'),

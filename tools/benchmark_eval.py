@@ -9,7 +9,6 @@ populated) in a 4000 x 3000 image, and ``--dets`` detections: about two noisy de
 set size (PSS: resident memory with shared pages split between processes) of this process and its workers
 together, sampled every 50 ms during the evaluation (Linux /proc).
 """
-import argparse
 import os
 import resource
 import threading
@@ -17,6 +16,7 @@ import time
 
 import numpy as np
 
+from cfinet_rotated.cli import tool_parser
 from cfinet_rotated.datasets.sodaa_io import SODAA_CLASSES
 from cfinet_rotated.evaluation.size_ap import evaluate_detections
 
@@ -77,12 +77,12 @@ class PeakMemory(threading.Thread):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--images', type=int, default=1000)
-    p.add_argument('--gts', type=int, default=350)
-    p.add_argument('--dets', type=int, default=2000)
-    p.add_argument('--nproc', type=int, default=2)
-    p.add_argument('--seed', type=int, default=0)
+    p = tool_parser(__doc__)
+    p.add_argument('--images', type=int, default=1000, help='synthetic images')
+    p.add_argument('--gts', type=int, default=350, help='ground-truth objects per image')
+    p.add_argument('--dets', type=int, default=2000, help='detections per image')
+    p.add_argument('--nproc', type=int, default=2, help='evaluation worker processes (over classes)')
+    p.add_argument('--seed', type=int, default=0, help='random seed of the synthetic set')
     args = p.parse_args()
     rng = np.random.default_rng(args.seed)
     t0 = time.time()

@@ -19,14 +19,15 @@ CRPN time / RPN time). Targets: ar_es_crpn >= ar_es_rpn and fwd_ratio <= 1.3.
     python tools/benchmark_proposals.py --rpn-config configs/baselines/oriented-rcnn_tiny_sample.py \
         --crpn-config configs/crpn/oriented-rcnn_crpn_tiny_sample.py --iters 100
 
-By default the evaluation images are the config's test set (for the embedded sample the same patches as
+The embedded sample's split (data/sample_split), which the tiny configs read, is made first when missing
+(tools/data/sodaa_split.py). By default the evaluation images are the config's test set (for the embedded sample the same patches as
 training: the numbers then say how well each head fits, not how it generalises; use --eval-data-root for
 a held-out split).
 """
-import argparse
 import copy
 import logging
 import os.path as osp
+import sys
 import time
 
 import numpy as np
@@ -40,6 +41,9 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmengine.utils import ProgressBar
 
+from cfinet_rotated.cli import tool_parser
+from cfinet_rotated.preflight import InputError, check_inputs
+from cfinet_rotated.sample_data import prepare_sample_data
 from mmrotate.registry import DATASETS
 from mmrotate.structures.bbox import RotatedBoxes
 
@@ -48,17 +52,19 @@ IOU_THRS = np.linspace(0.5, 0.95, 10)
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description='AR@300 and forward time: tiny RPN vs tiny CRPN')
-    parser.add_argument('--rpn-config', default='configs/baselines/rotated-faster-rcnn_tiny_sample.py')
-    parser.add_argument('--crpn-config', default='configs/crpn/rotated-faster-rcnn_crpn_tiny_sample.py')
+    parser = tool_parser(__doc__)
+    parser.add_argument('--rpn-config', default='configs/baselines/rotated-faster-rcnn_tiny_sample.py',
+                        help='detector config whose rpn_head is the baseline')
+    parser.add_argument('--crpn-config', default='configs/crpn/rotated-faster-rcnn_crpn_tiny_sample.py',
+                        help='detector config whose rpn_head is the CRPN')
     parser.add_argument('--iters', type=int, default=100, help='training iterations of each model')
-    parser.add_argument('--lr', type=float, help='override the configs\' learning rate')
+    parser.add_argument('--lr', type=float, help='override the configs\' learning rate (unset: the configs\')')
     parser.add_argument('--proposals', type=int, default=300, help='N of AR@N')
     parser.add_argument('--eval-data-root', help='evaluate on this split instead of the config\'s test set')
-    parser.add_argument('--max-eval-images', type=int, help='evaluate on the first N images only')
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--max-eval-images', type=int, help='evaluate on the first N images only (unset: all)')
+    parser.add_argument('--seed', type=int, default=0, help='random seed of both trainings')
     parser.add_argument('--threads', type=int, default=2, help='torch CPU threads (timings)')
-    parser.add_argument('--work-dir', default='work_dirs/benchmark_proposals')
+    parser.add_argument('--work-dir', default='work_dirs/benchmark_proposals', help='logs and checkpoints')
     return parser.parse_args()
 
 
@@ -161,6 +167,12 @@ def average_recall(ious, areas):
 def main():
     args = parse_args()
     torch.set_num_threads(args.threads)
+    for path in (args.rpn_config, args.crpn_config):  # the sample split on a fresh clone; others must exist
+        cfg = Config.fromfile(path)
+        prepare_sample_data(cfg)
+        check_inputs(cfg, 'train', path)
+    if args.eval_data_root and not osp.isdir(args.eval_data_root):
+        raise SystemExit(f'benchmark_proposals: error: --eval-data-root {args.eval_data_root}: no such folder')
     models = {}
     for name, path in (('rpn', args.rpn_config), ('crpn', args.crpn_config)):
         print_log(f'training {name} ({path}) for {args.iters} iterations', logger='current')
@@ -206,4 +218,7 @@ def main():
 
 if __name__ == '__main__':
     logging.getLogger('mmengine').setLevel(logging.WARNING)
-    main()
+    try:
+        main()
+    except InputError as e:
+        sys.exit(f'benchmark_proposals: error: {e}')

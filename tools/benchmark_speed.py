@@ -1,23 +1,27 @@
 """Training-iteration and inference time of baseline, CRPN-only, FI-only and CFINet, as ratios to the baseline.
 
-    python tools/benchmark_speed.py [--pipeline rotated-faster-rcnn|oriented-rcnn] [--iters 5] [--rounds 3]
+    python tools/benchmark_speed.py [--pipeline rotated-faster-rcnn|oriented-rcnn|sodad] [--iters 5] [--rounds 3]
+    python tools/benchmark_speed.py --pipeline sodad --iters 2 --rounds 1 --models cfinet   # a quick check
 
-Builds the four tiny CPU configs of one pipeline (random initialisation), feeds all of them the same
-synthetic batch (800x800 images with small rotated objects; no data set needed) and times, in interleaved
-rounds so that load changes on a shared machine hit every model alike, ``test_step`` per image (first, at
-the common seeded initial weights) and ``train_step`` (forward, backward, SGD update; after 2 warm-up
-iterations). The FI exemplar sets are filled first (``--no-fill-exemplars`` to start empty) so that training is timed in the steady state, not at the cold start.
+Builds the four tiny CPU configs of one pipeline (random initialisation; ``sodad``: the horizontal SODA-D tiny
+configs in configs/sodad/, MMDetection's Faster R-CNN with ``HorizontalBoxes``), feeds all of them the same
+synthetic batch (800x800 images with small objects, rotated boxes or, for ``sodad``, their horizontal hulls; no data
+set needed) and times, in interleaved rounds so that load changes on a shared machine hit every model alike,
+``test_step`` per image (first, at the common seeded initial weights) and ``train_step`` (forward, backward, SGD
+update; after 2 warm-up iterations). The FI exemplar sets are filled first (``--no-fill-exemplars`` to start empty)
+so that training is timed in the steady state, not at the cold start.
 
 Two settings keep the comparison about the architectures, not about the state of a random network:
 training runs with lr 0 (``--keep-lr`` to change; the SGD step still runs), because a few updates of a
 random detector change its number of proposals, and hence the cost of everything after the RPN, by an
 order of magnitude; and all models test with ``score_thr`` 0.3 (``--score-thr``), because a random box
 head scores every class about 1/10, so the configs' 0.05 keeps all proposals x 9 classes and rotated NMS
-on them dominates. The medians over the rounds are printed, with the time spent inside mmcv's
-``DeformConv2d`` (CRPN's stage-2 adaptive convolution: at inference measured by module hooks; in training
-its calls of a timed iteration are replayed alone, forward and backward) and the ratios without it; the last line is
-``infer_ratio=<f> train_ratio=<f>`` (CFINet over baseline).
-Targets (issue 5): inference <= 1.3x, training iteration <= 1.6x.
+on them dominates. The medians over the rounds are printed, every cost included, with the part of it spent in
+CRPN's stage-2 deformable convolution, whichever kernel it runs (``--deform-conv-impl``: ``auto``, the configs'
+default, is our PyTorch formulation on CPU, ``cfinet_rotated/models/deform_conv.py``; ``mmcv`` is mmcv's CPU
+kernel); at inference it is measured by module hooks, in training the calls of a timed iteration are replayed
+alone, forward and backward. The last line is ``infer_ratio=<f> train_ratio=<f>`` (CFINet over baseline).
+Targets (issue 9): inference <= 1.3x, training iteration <= 1.6x, every cost included.
 """
 import argparse
 import contextlib
@@ -34,6 +38,7 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
 import cfinet_rotated  # noqa: F401
+from mmdet.structures.bbox import HorizontalBoxes
 from mmrotate.registry import MODELS
 from mmrotate.structures.bbox import RotatedBoxes
 
@@ -48,29 +53,44 @@ CONFIGS = {
         crpn='configs/crpn/oriented-rcnn_crpn_tiny_sample.py',
         fi='configs/fi/oriented-rcnn_fi_tiny_sample.py',
         cfinet='configs/cfinet/oriented-rcnn_cfinet_tiny_sample.py'),
+    'sodad': dict(
+        baseline='configs/sodad/faster-rcnn_tiny_sample.py',
+        crpn='configs/sodad/faster-rcnn_crpn_tiny_sample.py',
+        fi='configs/sodad/faster-rcnn_fi_tiny_sample.py',
+        cfinet='configs/sodad/faster-rcnn_cfinet_tiny_sample.py'),
 }
+HORIZONTAL = ('sodad', )  # pipelines trained on horizontal boxes
 
 
-def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--pipeline', choices=sorted(CONFIGS), default='rotated-faster-rcnn')
-    p.add_argument('--iters', type=int, default=5, help='timed training iterations per round (default 5)')
-    p.add_argument('--rounds', type=int, default=3, help='interleaved measurement rounds (default 3)')
-    p.add_argument('--batch-size', type=int, default=2)
-    p.add_argument('--img-size', type=int, default=800)
-    p.add_argument('--objects', type=int, default=40, help='objects per image (default 40)')
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults in the help, the description as written."""
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=_Formatter)
+    p.add_argument('--pipeline', choices=sorted(CONFIGS), default='rotated-faster-rcnn',
+                   help='which four tiny configs: Rotated Faster R-CNN, Oriented R-CNN (SODA-A) or Faster R-CNN '
+                   '(SODA-D, horizontal)')
+    p.add_argument('--iters', type=int, default=5, help='timed training iterations per round')
+    p.add_argument('--rounds', type=int, default=3, help='interleaved measurement rounds (medians are printed)')
+    p.add_argument('--batch-size', type=int, default=2, help='images per training batch (inference: one by one)')
+    p.add_argument('--img-size', type=int, default=800, help='side of the square synthetic images, px')
+    p.add_argument('--objects', type=int, default=40, help='objects per image')
     p.add_argument('--score-thr', type=float, default=0.3,
-                   help='test score threshold for all models (default 0.3; see the module docstring)')
+                   help='test score threshold for all models (see the description)')
     p.add_argument('--keep-lr', action='store_true', help='train with the config lr instead of lr 0')
     p.add_argument('--no-fill-exemplars', action='store_true', help='time FI with empty exemplar sets')
     p.add_argument('--models', nargs='+', choices=['baseline', 'crpn', 'fi', 'cfinet'],
                    default=['baseline', 'crpn', 'fi', 'cfinet'], help='models to time (baseline is always in)')
-    p.add_argument('--threads', type=int, default=None, help='torch threads (default: torch default)')
-    return p.parse_args()
+    p.add_argument('--deform-conv-impl', choices=['auto', 'mmcv'], default='auto',
+                   help='kernel of CRPN\'s deformable convolution: auto = ours on CPU, mmcv = mmcv\'s CPU kernel')
+    p.add_argument('--threads', type=int, default=None, help='torch threads; None: torch\'s default (OMP_NUM_THREADS)')
+    return p.parse_args(argv)
 
 
-def synthetic_batch(num_imgs, size, num_objs, seed=0):
-    """Images (uint8) with bright rotated rectangles and their RotatedBoxes, 9 classes."""
+def synthetic_batch(num_imgs, size, num_objs, seed=0, horizontal=False):
+    """Images (uint8) with bright rectangles and their RotatedBoxes (``horizontal``: the HorizontalBoxes of their
+    hulls), 9 classes."""
     g = torch.Generator().manual_seed(seed)
     inputs, samples = [], []
     for _ in range(num_imgs):
@@ -84,7 +104,11 @@ def synthetic_batch(num_imgs, size, num_objs, seed=0):
         labels = torch.randint(0, 9, (num_objs, ), generator=g)
         ds = DetDataSample(metainfo=dict(img_shape=(size, size), ori_shape=(size, size), scale_factor=(1., 1.),
                                          img_id='synthetic', ori_id='synthetic', x_start=0, y_start=0))
-        ds.gt_instances = InstanceData(bboxes=RotatedBoxes(boxes), labels=labels)
+        gt = RotatedBoxes(boxes)
+        if horizontal:
+            corners = gt.convert_to('qbox').tensor.view(-1, 4, 2)
+            gt = HorizontalBoxes(torch.cat([corners.amin(1), corners.amax(1)], 1))
+        ds.gt_instances = InstanceData(bboxes=gt, labels=labels)
         inputs.append(img)
         samples.append(ds)
     return dict(inputs=inputs, data_samples=samples)
@@ -95,6 +119,8 @@ def build(cfg_path, args):
     if not args.keep_lr:  # every timed iteration sees the same (initial) weights, hence the same work
         cfg.optim_wrapper.optimizer.lr = 0.0
     cfg.model.test_cfg.rcnn.score_thr = args.score_thr
+    if 'stages' in cfg.model.rpn_head:  # CoarseToFineRPNHead
+        cfg.model.rpn_head.deform_conv_impl = args.deform_conv_impl
     init_default_scope(cfg.get('default_scope', 'mmrotate'))
     model = MODELS.build(cfg.model)
     model.init_weights()
@@ -108,8 +134,8 @@ def build(cfg_path, args):
 
 @contextlib.contextmanager
 def deform_conv_calls(model):
-    """Records every mmcv ``DeformConv2d`` call in ``model``: yields a list of (module, input, offset) and
-    (in ``seconds``) the forward time spent in them."""
+    """Records every deformable-convolution call in ``model`` (mmcv's ``DeformConv2d`` and subclasses, ours
+    included): yields a list of (module, input, offset) and (in ``seconds``) the forward time spent in them."""
     calls, start, seconds, handles = [], {}, [0.0], []
 
     def pre(m, args):
@@ -130,8 +156,8 @@ def deform_conv_calls(model):
 
 
 def replay_train_time(calls):
-    """Forward + backward time of recorded DeformConv2d calls, replayed alone with gradients for the input
-    and the weights (the offsets come from detached stage-1 boxes, as in training)."""
+    """Forward + backward time of recorded deformable-convolution calls, replayed alone with gradients for the
+    input and the weights (the offsets come from detached stage-1 boxes, as in training)."""
     t0 = time.perf_counter()
     for m, x, offset in calls:
         x = x.requires_grad_(True)
@@ -166,12 +192,13 @@ def time_infer(model, batch):
     return t / len(batch['inputs']), dcn[0] / len(batch['inputs'])
 
 
-def main():
-    args = parse_args()
+def main(argv=None):
+    args = parse_args(argv)
     MMLogger.get_instance('benchmark_speed', log_level='WARNING')  # no per-parameter init_weights log
     if args.threads:
         torch.set_num_threads(args.threads)
-    batch = synthetic_batch(args.batch_size, args.img_size, args.objects)
+    batch = synthetic_batch(args.batch_size, args.img_size, args.objects,
+                            horizontal=args.pipeline in HORIZONTAL)
     names = ['baseline'] + [m for m in args.models if m != 'baseline']
     models = {}
     for name in names:  # same seed: the parts the models share start from the same weights
@@ -198,14 +225,13 @@ def main():
     train, infer = {k: med(v) for k, v in train.items()}, {k: med(v) for k, v in infer.items()}
     base_t, base_i = train['baseline'][0], infer['baseline'][0]
     print(f'\n{args.pipeline}, tiny configs, CPU ({torch.get_num_threads()} threads), batch {args.batch_size} x '
-          f'{args.img_size}px, {args.objects} objects/image, medians of {args.rounds} rounds; "dcn": time in '
-          'mmcv DeformConv2d (CRPN stage 2), "w/o dcn": ratio without that time')
-    print(f'{"model":10s} {"train s/iter":>13s} {"dcn":>6s} {"ratio":>6s} {"w/o dcn":>8s} '
-          f'{"infer s/img":>12s} {"dcn":>6s} {"ratio":>6s} {"w/o dcn":>8s}')
+          f'{args.img_size}px, {args.objects} objects/image, medians of {args.rounds} rounds, every cost included; '
+          f'"dcn": the part spent in CRPN\'s deformable convolution (kernel: {args.deform_conv_impl})')
+    print(f'{"model":10s} {"train s/iter":>13s} {"dcn":>6s} {"ratio":>6s} {"infer s/img":>12s} {"dcn":>6s} '
+          f'{"ratio":>6s}')
     for name in models:
         (t, td), (i, idc) = train[name], infer[name]
-        print(f'{name:10s} {t:13.3f} {td:6.3f} {t / base_t:6.2f} {(t - td) / base_t:8.2f} '
-              f'{i:12.3f} {idc:6.3f} {i / base_i:6.2f} {(i - idc) / base_i:8.2f}')
+        print(f'{name:10s} {t:13.3f} {td:6.3f} {t / base_t:6.2f} {i:12.3f} {idc:6.3f} {i / base_i:6.2f}')
     last = 'cfinet' if 'cfinet' in models else names[-1]
     print(f'infer_ratio={infer[last][0] / base_i:.3f} '
           f'train_ratio={train[last][0] / base_t:.3f}' + ('' if last == 'cfinet' else f' ({last})'))

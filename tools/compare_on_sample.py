@@ -11,13 +11,14 @@ A smoke-scale comparison, not a benchmark: the sample has a handful of images an
 images coincide. ``--pipeline sodad``: the horizontal SODA-D tiny configs on data/sample_sodad (split into
 data/sample_sodad_split in train and test mode with tools/data/sodad_split.py when missing), SODADMetric.
 """
-import argparse
 import os.path as osp
 import subprocess
 import sys
 
 from mmengine.config import Config
 
+from cfinet_rotated.cli import tool_parser
+from cfinet_rotated.sample_data import SODAD_RAW, SODAD_SPLIT, ensure_sodaa_sample_split, ensure_sodad_sample_split
 from cfinet_rotated.utils import build_runner, mmengine_checkpoint_globals
 
 CONFIGS = {
@@ -29,36 +30,18 @@ CONFIGS = {
     'sodad': dict(baseline='configs/sodad/faster-rcnn_tiny_sample.py',
                   cfinet='configs/sodad/faster-rcnn_cfinet_tiny_sample.py'),
 }
-SODAD_RAW, SODAD_SPLIT = 'data/sample_sodad', 'data/sample_sodad_split'
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--iters', type=int, default=300, help='training iterations per model (default 300)')
-    p.add_argument('--pipeline', choices=sorted(CONFIGS), default='rotated-faster-rcnn')
-    p.add_argument('--work-dir', default='work_dirs/compare_on_sample')
-    p.add_argument('--seed', type=int, default=0)
+    p = tool_parser(__doc__)
+    p.add_argument('--iters', type=int, default=300, help='training iterations per model')
+    p.add_argument('--pipeline', choices=sorted(CONFIGS), default='rotated-faster-rcnn',
+                   help='which pair of tiny configs (baseline and CFINet) to compare')
+    p.add_argument('--work-dir', default='work_dirs/compare_on_sample', help='logs and checkpoints of both runs')
+    p.add_argument('--seed', type=int, default=0, help='random seed of both runs')
     p.add_argument('--raw', default='data/sample', help='raw SODA-A sample (Images/, Annotations/)')
     p.add_argument('--split', default='data/sample_split', help='SODA-A split patches (made when missing)')
     return p.parse_args()
-
-
-def ensure_split(raw, split):
-    if osp.isdir(osp.join(split, 'Annotations')):
-        return
-    if not osp.isdir(osp.join(raw, 'Annotations')):
-        sys.exit(f'compare_on_sample: no raw sample at {raw}/Annotations (python tools/data/make_sample.py)')
-    print(f'splitting {raw} into {split} ...', flush=True)
-    subprocess.run([sys.executable, 'tools/data/sodaa_split.py', '--src', raw, '--dst', split], check=True)
-
-
-def ensure_sodad_split():
-    for mode in ('train', 'test'):
-        if osp.isfile(osp.join(SODAD_SPLIT, 'Annotations', f'{mode}.json')):
-            continue
-        print(f'splitting {SODAD_RAW} into {SODAD_SPLIT} ({mode}) ...', flush=True)
-        subprocess.run([sys.executable, 'tools/data/sodad_split.py', '--ann', f'{SODAD_RAW}/Annotations/sample.json',
-                        '--img-dir', f'{SODAD_RAW}/Images', '--dst', SODAD_SPLIT, '--mode', mode], check=True)
 
 
 def train_and_test(name, cfg_path, args):
@@ -81,9 +64,9 @@ def train_and_test(name, cfg_path, args):
 def main():
     args = parse_args()
     if args.pipeline == 'sodad':
-        ensure_sodad_split()
+        ensure_sodad_sample_split(SODAD_RAW, SODAD_SPLIT)
     else:
-        ensure_split(args.raw, args.split)
+        ensure_sodaa_sample_split(args.raw, args.split)
     with mmengine_checkpoint_globals():
         results = {name: train_and_test(name, path, args) for name, path in CONFIGS[args.pipeline].items()}
     keys = [k for k in results['baseline'] if k in results['cfinet']]

@@ -1,35 +1,37 @@
 """Evaluate saved SODA-A predictions without rerunning the model.
 
-    python tools/eval_sodaa.py --ann-dir RAW/Annotations --pred results.pkl --out metrics.json
-    python tools/eval_sodaa.py --ann-dir RAW/Annotations --pred Task1_dir/ --out metrics.json
+    python tools/eval_sodaa.py --ann data/SODA-A/rawData/test/Annotations --pred results.pkl --out metrics.json
+    python tools/eval_sodaa.py --ann RAW/Annotations --pred Task1_dir/ --out metrics.json --plot size_ap.png
 
 PRED is either the per-patch pickle saved by ``tools/test.py --out results.pkl`` (merged here: shift by the
 patch origin, class-wise rotated NMS) or a folder of full-image DOTA Task1 files (``Task1_<class>.txt``,
 lines ``<image stem> <score> x1 y1 x2 y2 x3 y3 x4 y4``). Prints the 12 statistics and the per-class AP, and
 writes them to ``--out`` as fractions in [0, 1] (null where a subset has no ground truth).
+
+The options mean the same in tools/eval_sodad.py (``--ann``, ``--pred``, ``--out``, ``--merged-out``, ``--plot``,
+``--nms-iou-thr``, ``--merge-device``, ``--nproc``); the older spellings ``--ann-dir`` and ``--dota-dir`` still work.
 """
-import argparse
 import os.path as osp
 import sys
 
+from cfinet_rotated.cli import tool_parser
 from cfinet_rotated.datasets.sodaa_io import SODAA_CLASSES
-from cfinet_rotated.evaluation.cli import add_merge_args, merge_pickle, run_evaluation
+from cfinet_rotated.evaluation.cli import add_common_args, merge_pickle, run_evaluation
 from cfinet_rotated.evaluation.plot import plot_size_ap
 from cfinet_rotated.evaluation.sodaa_eval import evaluate_sodaa, load_ground_truth, read_task1, write_task1
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='SODA-A evaluation of saved predictions (AP/AR by size subset)')
-    p.add_argument('--ann-dir', required=True, help='raw SODA-A Annotations folder (one JSON per image)')
-    p.add_argument('--pred', required=True, help='per-patch results .pkl of tools/test.py, or a Task1 folder')
-    p.add_argument('--out', help='metrics JSON to write')
-    p.add_argument('--box-type', default='rbox', choices=['rbox', 'hbox'])
+    p = tool_parser(__doc__)
+    p.add_argument('--ann', '--ann-dir', dest='ann', required=True,
+                   help='raw SODA-A Annotations folder of the split (one JSON per image)')
+    p.add_argument('--box-type', default='rbox', choices=['rbox', 'hbox'],
+                   help='rbox: rotated IoU (the SODA-A protocol); hbox: horizontal boxes')
     p.add_argument('--max-dets', type=int, default=20000, help='detections per image and class')
     p.add_argument('--min-gt-size', type=float, default=2.0,
                    help='drop ground truths with a box side below this (official: 2 px); 0 keeps all')
-    p.add_argument('--dota-dir', help='also write the merged detections as DOTA Task1 files here')
-    p.add_argument('--plot', help='also write a PNG bar chart of AP/AR per size subset')
-    add_merge_args(p)
+    add_common_args(p, merged='also write the merged full-image detections as DOTA Task1 files to this folder',
+                    merged_alias='--dota-dir')
     return p.parse_args(argv)
 
 
@@ -44,16 +46,16 @@ def main(argv=None):
             preds = merge_pickle(args, len(SODAA_CLASSES), args.box_type, warnings)
         else:
             raise ValueError(f'{args.pred}: no such file or folder')
-        if args.dota_dir:
-            write_task1(preds, args.dota_dir, SODAA_CLASSES, args.box_type)
-            print(f'\nmerged detections written as DOTA Task1 files to {args.dota_dir}')
-        print(f'\nreading ground truth from {args.ann_dir}')
-        gts = load_ground_truth(args.ann_dir, args.box_type, args.min_gt_size, warnings, progress=True)
+        if args.merged_out:
+            write_task1(preds, args.merged_out, SODAA_CLASSES, args.box_type)
+            print(f'\nmerged detections written as DOTA Task1 files to {args.merged_out}')
+        print(f'\nreading ground truth from {args.ann}')
+        gts = load_ground_truth(args.ann, args.box_type, args.min_gt_size, warnings, progress=True)
         print(f'\nevaluating {len(gts)} images ({len(preds)} with detections)')
         return evaluate_sodaa(gts, preds, SODAA_CLASSES, args.box_type, max_dets=args.max_dets,
                               nproc=args.nproc, progress=True)
 
-    result = run_evaluation('eval_sodaa', evaluate, args.out, pred=args.pred, ann_dir=args.ann_dir)
+    result = run_evaluation('eval_sodaa', evaluate, args.out, pred=args.pred, ann_dir=args.ann)
     if result is None:
         return 2
     if args.plot:

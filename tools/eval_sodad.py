@@ -1,31 +1,34 @@
 """Evaluate saved SODA-D predictions without rerunning the model (the official SODA-D protocol, 14 statistics).
 
-    python tools/eval_sodad.py --ann RAW/Annotations/test.json --pred results.pkl --out metrics.json
-    python tools/eval_sodad.py --ann RAW/Annotations/test.json --pred results.bbox.json --out metrics.json
+    python tools/eval_sodad.py --ann data/SODA-D/rawData/Annotations/test.json --pred results.pkl --out metrics.json
+    python tools/eval_sodad.py --ann RAW/Annotations/test.json --pred results.bbox.json --plot size_ap.png
 
 PRED is either the per-patch pickle saved by ``tools/test.py --out results.pkl`` (merged here: shift by the patch
 origin, class-wise horizontal NMS 0.5) or a COCO results JSON of full-image detections (``[{image_id,
 category_id, bbox: [x, y, w, h], score}]``, e.g. written by ``SODADMetric(outfile_prefix=...)`` or
-``--coco-out``). Prints the 14 statistics and the per-class AP, and writes them to ``--out`` as fractions in
+``--merged-out``). Prints the 14 statistics and the per-class AP, and writes them to ``--out`` as fractions in
 [0, 1] (null where a subset has no ground truth).
+
+The options mean the same in tools/eval_sodaa.py (``--ann``, ``--pred``, ``--out``, ``--merged-out``, ``--plot``,
+``--nms-iou-thr``, ``--merge-device``, ``--nproc``); the older spellings ``--ann-file`` and ``--coco-out`` work too.
 """
-import argparse
 import os.path as osp
 import sys
 
+from cfinet_rotated.cli import tool_parser
 from cfinet_rotated.datasets.sodad_io import SODAD_CLASSES
-from cfinet_rotated.evaluation.cli import add_merge_args, merge_pickle, run_evaluation
+from cfinet_rotated.evaluation.cli import add_common_args, merge_pickle, run_evaluation
+from cfinet_rotated.evaluation.plot import plot_size_ap
 from cfinet_rotated.evaluation.sodad_eval import (evaluate_sodad, load_sodad_ground_truth, read_coco_results,
                                                   write_coco_results)
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='SODA-D evaluation of saved predictions (14 statistics)')
-    p.add_argument('--ann', required=True, help='full-image COCO JSON of the split (rawData/Annotations/test.json)')
-    p.add_argument('--pred', required=True, help='per-patch results .pkl of tools/test.py, or a COCO results .json')
-    p.add_argument('--out', help='metrics JSON to write')
-    p.add_argument('--coco-out', help='also write the merged full-image detections as a COCO results JSON')
-    add_merge_args(p)
+    p = tool_parser(__doc__)
+    p.add_argument('--ann', '--ann-file', dest='ann', required=True,
+                   help='full-image COCO JSON of the split (rawData/Annotations/test.json)')
+    add_common_args(p, merged='also write the merged full-image detections as a COCO results JSON to this file',
+                    merged_alias='--coco-out', pred='per-patch results .pkl of tools/test.py, or a COCO results .json')
     return p.parse_args(argv)
 
 
@@ -42,14 +45,20 @@ def main(argv=None):
             preds = read_coco_results(args.pred, len(SODAD_CLASSES), warnings)
         else:
             preds = merge_pickle(args, len(SODAD_CLASSES), 'hbox', warnings)
-        if args.coco_out:
-            n = write_coco_results(preds, args.coco_out, image_ids)
-            print(f'\n{n} merged detections written to {args.coco_out}')
+        if args.merged_out:
+            n = write_coco_results(preds, args.merged_out, image_ids)
+            print(f'\n{n} merged detections written to {args.merged_out}')
         print(f'\nevaluating {len(gts)} images ({len(preds)} with detections)')
         return evaluate_sodad(gts, preds, SODAD_CLASSES, nproc=args.nproc, progress=True)
 
     result = run_evaluation('eval_sodad', evaluate, args.out, pred=args.pred, ann_file=args.ann)
-    return 2 if result is None else 0
+    if result is None:
+        return 2
+    if args.plot:
+        plot_size_ap([dict(result.to_dict(), AR=result.to_dict()['AR_1000'], dataset='SODA-D')],
+                     [osp.basename(args.pred.rstrip('/'))], args.plot)
+        print(f'plot written to {args.plot}')
+    return 0
 
 
 if __name__ == '__main__':

@@ -3,19 +3,20 @@
     python tools/plot_size_ap.py baseline/metrics.json cfinet/metrics.json \
         --labels "Faster R-CNN" CFINet --out size_ap.png
 """
-import argparse
 import os.path as osp
 import sys
 
+from cfinet_rotated.cli import tool_parser
 from cfinet_rotated.evaluation.plot import load_metrics, plot_size_ap
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description='AP/AR per size subset, several results side by side')
-    p.add_argument('metrics', nargs='+', help='metrics.json files of tools/eval_sodaa.py or SODAAMetric')
-    p.add_argument('--labels', nargs='+', help='legend names (default: the parent folder names)')
+    p = tool_parser(__doc__)
+    p.add_argument('metrics', nargs='+',
+                   help='metrics JSON files of tools/eval_sodaa.py / eval_sodad.py, or of SODAAMetric / SODADMetric')
+    p.add_argument('--labels', nargs='+', help='legend names (unset: the parent folder names)')
     p.add_argument('--out', required=True, help='PNG file to write')
-    p.add_argument('--title', default=None)
+    p.add_argument('--title', default=None, help='figure title')
     args = p.parse_args(argv)
     labels = args.labels or [osp.basename(osp.dirname(osp.abspath(m))) or m for m in args.metrics]
     try:

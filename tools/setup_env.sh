@@ -2,10 +2,22 @@
 # Create ./.venv with the verified MMRotate 1.x stack and this package (idempotent).
 #
 #   bash tools/setup_env.sh          # or: make setup
+#   FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST=9.0 bash tools/setup_env.sh   # CUDA ops, also without a visible GPU
 #
-# The slow step is building mmcv 2.1.0 with its compiled ops (12-17 min on 2 cores). The wheel is cached
-# outside the repository (CFINET_WHEEL_CACHE, default ~/.cache/cfinet_rotated/wheels), keyed by the mmcv,
-# torch and Python versions and by CPU/CUDA, so a second setup on the same machine takes seconds.
+# The slow step is building mmcv 2.1.0 with its compiled ops (12-17 min on 2 cores for the CPU ops; the CUDA
+# kernels take longer). The wheel is cached outside the repository (CFINET_WHEEL_CACHE, default
+# ~/.cache/cfinet_rotated/wheels), keyed by the mmcv, torch and Python versions and by the ops flavour (cpu, or
+# cuda + CUDA version + architectures), so a second setup on the same machine takes seconds.
+#
+# Which ops (cfinet_rotated/mmcv_build.py decides, tests/test_setup_checks.py tests it):
+#   FORCE_CUDA=1           CUDA kernels, with or without a visible GPU (nvcc of torch's CUDA major required)
+#   FORCE_CUDA=0           CPU-only ops on purpose
+#   unset                  CUDA if a GPU is visible (then nvcc is required), else CPU-only with a warning
+#   TORCH_CUDA_ARCH_LIST   GPU architectures to compile for (default: the visible GPUs, else all of torch's)
+#   MAX_JOBS               parallel compile jobs (default 2; more is faster, each needs ~1.5 GB of memory)
+# The build is recorded in $VENV/.cfinet-mmcv-build.json; when the request no longer matches it (e.g. FORCE_CUDA=1
+# after a CPU-only build) mmcv is rebuilt or taken from the cache. tools/train.py and tools/test.py refuse to run
+# on a GPU with CPU-only ops.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,9 +39,17 @@ PYV="$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 [ "$PYV" = "3.11" ] || die "Python 3.11 is required (torch $TORCH_VER/torchvision $TV_VER wheels, mmcv $MMCV_VER); '$PY' is $PYV. Set PYTHON=/path/to/python3.11."
 "$PY" -c 'import venv, ensurepip' 2>/dev/null || die "Python's venv/ensurepip modules are missing (Debian: apt-get install python3.11-venv)."
 
-want_stamp="$(cat requirements/stack.txt tools/setup_env.sh setup.py | sha256sum | cut -c1-16)"
+want_stamp="$(cat requirements/stack.txt requirements/optional.txt tools/setup_env.sh setup.py | sha256sum | cut -c1-16)"
+# mmcv build decisions (cfinet_rotated/mmcv_build.py; run as a file: the package itself needs mmcv)
+mmcv_plan() {
+  "$VENV/bin/python" "$ROOT/cfinet_rotated/mmcv_build.py" plan --venv "$VENV" --mmcv "$MMCV_VER" \
+    --torch "$TORCH_VER" --py "$PYV"
+}
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want_stamp" ] && [ -x "$VENV/bin/python" ]; then
-  say "environment up to date ($VENV)"; exit 0
+  PLAN="$(mmcv_plan)" || die "see above"
+  eval "$PLAN"
+  if [ "$MMCV_OK" = 1 ]; then say "environment up to date ($VENV; mmcv ops: $INSTALLED)"; exit 0; fi
+  say "mmcv ops installed: $INSTALLED; requested: $FLAVOUR ($REASON): installing that"
 fi
 
 command -v g++ >/dev/null 2>&1 || die "a C++ compiler (g++ >= 10, for -std=c++20) is needed to build mmcv's ops and dotadevkit (Debian: apt-get install g++)."
@@ -47,37 +67,46 @@ say "installing torch $TORCH_VER + torchvision $TV_VER"
 
 # ---- mmcv with compiled ops ------------------------------------------------------------------------
 # (its runtime dependencies, opencv and mmengine, come with the requirements below)
-have_mmcv() { [ "$("$VPY" -c "import importlib.metadata as m; print(m.version('mmcv'))" 2>/dev/null)" = "$MMCV_VER" ]; }
-if have_mmcv; then
-  say "mmcv $MMCV_VER already installed"
+PLAN="$(mmcv_plan)" || die "see above"
+eval "$PLAN"   # FLAVOUR, KEY, BUILD_ARCH_LIST, BUILD_CUDA_HOME, REASON, MMCV_OK, INSTALLED
+if [ "$MMCV_OK" = 1 ]; then
+  say "mmcv $MMCV_VER already installed (ops: $INSTALLED)"
 else
-  FLAVOUR=cpu
-  if command -v nvcc >/dev/null 2>&1 && "$VPY" -c 'import torch,sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
-    FLAVOUR=cuda; export FORCE_CUDA=1
-  fi
-  KEY="mmcv-$MMCV_VER-torch$TORCH_VER-py$PYV-$FLAVOUR"
   WDIR="$CACHE/$KEY"
   WHEEL="$(ls "$WDIR"/mmcv-*.whl 2>/dev/null | head -n1 || true)"
   if [ -z "$WHEEL" ]; then
-    say "building mmcv $MMCV_VER ($FLAVOUR ops) from source: 12-17 minutes on 2 cores, once per machine"
+    HIDE_GPU=()
+    if [ "$FLAVOUR" = cuda ]; then
+      export FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="$BUILD_ARCH_LIST" CUDA_HOME="${CUDA_HOME:-$BUILD_CUDA_HOME}"
+      # torch's headers include cuSPARSE/cuBLAS headers, which an nvcc-only toolkit lacks; torch's own nvidia-*
+      # packages carry them (searched after the toolkit's -I folders, so a full toolkit still wins)
+      NV_INC="$("$VPY" -c 'import glob, os, site; print(":".join(sorted(glob.glob(os.path.join(site.getsitepackages()[0], "nvidia", "*", "include")))))')"
+      [ -z "$NV_INC" ] || export CPATH="${CPATH:+$CPATH:}$NV_INC"
+      say "building mmcv $MMCV_VER with CUDA ops ($REASON; TORCH_CUDA_ARCH_LIST=$BUILD_ARCH_LIST) from source:"
+      say "  about 1 CPU-hour per architecture (58 .cu files, ~50 s each); MAX_JOBS=${MAX_JOBS:-2} (raise it on a big node)"
+    else
+      # mmcv's setup.py also compiles CUDA when torch sees a GPU: hide it from the CPU-only build
+      export FORCE_CUDA=0; HIDE_GPU=(env CUDA_VISIBLE_DEVICES=)
+      say "building mmcv $MMCV_VER (cpu ops; $REASON) from source: 12-17 minutes on 2 cores, once per machine"
+    fi
     TMP="$(mktemp -d)"; trap 'rm -rf "$TMP"' EXIT
     "${PIP[@]}" download -q --no-deps --no-build-isolation --no-binary :all: "mmcv==$MMCV_VER" -d "$TMP"
     tar -xzf "$TMP"/mmcv-"$MMCV_VER".tar.gz -C "$TMP"
     # torch >= 2.13 headers need C++20; mmcv 2.1.0 forces -std=c++17 (open-mmlab/mmcv#3341).
     sed -i 's/-std=c++17/-std=c++20/g' "$TMP/mmcv-$MMCV_VER/setup.py"
-    mkdir -p "$WDIR"
     ( cd "$TMP/mmcv-$MMCV_VER" && MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-2}" \
-        "${PIP[@]}" wheel -q --no-deps --no-build-isolation . -w "$TMP/wheel" )
+        "${HIDE_GPU[@]}" "${PIP[@]}" wheel -q --no-deps --no-build-isolation . -w "$TMP/wheel" )
+    mkdir -p "$WDIR"
     mv "$TMP"/wheel/mmcv-*.whl "$WDIR/"
     WHEEL="$(ls "$WDIR"/mmcv-*.whl | head -n1)"
   else
-    say "using cached mmcv wheel $WHEEL"
+    say "using cached mmcv wheel $WHEEL ($FLAVOUR ops)"
   fi
-  "${PIP[@]}" install -q --no-deps "$WHEEL"
+  "${PIP[@]}" install -q --force-reinstall --no-deps "$WHEEL"
 fi
 # ---- the rest of the stack -------------------------------------------------------------------------
-say "installing requirements/stack.txt"
-"${PIP[@]}" install -q -r requirements/stack.txt
+say "installing requirements/stack.txt and requirements/optional.txt"
+"${PIP[@]}" install -q -r requirements/stack.txt -r requirements/optional.txt
 
 # dotadevkit (DOTA_devkit): an independent check of polygon IoU in tests. --no-deps: its declared
 # opencv_contrib_python would clash with opencv-python-headless.
@@ -90,6 +119,9 @@ fi
 
 "$VPY" -c "import mmcv.ops" \
   || die "mmcv $MMCV_VER is installed but 'import mmcv.ops' fails (see above); remove $CACHE and rerun."
+# record which ops are installed (kept when it already says so; checks that a fresh build has the requested ops)
+"$VPY" "$ROOT/cfinet_rotated/mmcv_build.py" record --venv "$VENV" --mmcv "$MMCV_VER" --torch "$TORCH_VER" \
+  --py "$PYV" || die "see above"
 
 say "installing cfinet_rotated (editable)"
 "${PIP[@]}" install -q --no-deps --no-build-isolation -e .

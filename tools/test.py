@@ -1,22 +1,27 @@
-"""Test a detector: ``python tools/test.py CONFIG CHECKPOINT [--out results.pkl] [--show-dir DIR] ...``.
+"""Test (and evaluate) a detector, after checking that the data, the checkpoint and mmcv's ops are usable.
 
+    python tools/test.py configs/cfinet/rotated-faster-rcnn_r50_fpn_cfinet_1x_sodaa.py \
+        work_dirs/cfinet/epoch_12.pth --out work_dirs/cfinet/results.pkl \
+        --cfg-options test_evaluator.outfile_prefix=work_dirs/cfinet/test   # metrics -> test.metrics.json
+
+Several GPUs: tools/dist_test.sh (torchrun) or tools/slurm_test.sh (README, "Commands").
 ``--out`` saves the raw per-patch predictions (one dict per patch with ``img_id``, ``ori_id``, ``x_start``,
 ``y_start`` and ``pred_instances``) so that ``tools/eval_sodaa.py`` can evaluate them again later.
 """
-import argparse
 import os.path as osp
 
 from mmdet.evaluation import DumpDetResults
 
+from cfinet_rotated.cli import tool_parser
 from cfinet_rotated.utils import (build_runner, finish_distributed, load_config, mmengine_checkpoint_globals,
-                                  parse_args_with_common)
+                                  parse_args_with_common, run_preflight)
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description='Test (and evaluate) a detector')
+    parser = tool_parser(__doc__)
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--out', help='dump the raw predictions to this pickle file')
+    parser.add_argument('--out', help='dump the raw per-patch predictions to this pickle file (for tools/eval_sodaa.py / eval_sodad.py)')
     parser.add_argument('--show', action='store_true', help='show the predictions')
     parser.add_argument('--show-dir', help='save images with drawn predictions to this folder')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of --show (s)')
@@ -38,10 +43,11 @@ def main():
         if args.show_dir:
             vis['test_out_dir'] = osp.abspath(args.show_dir)
 
+    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+        raise SystemExit(f'test.py: error: --out {args.out}: the output file must be a .pkl/.pickle file')
+    run_preflight(cfg, 'test', args.config)
     runner = build_runner(cfg)
     if args.out is not None:
-        if not args.out.endswith(('.pkl', '.pickle')):
-            raise ValueError(f'--out {args.out}: the output file must be a .pkl/.pickle file')
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
     with mmengine_checkpoint_globals():
         runner.test()

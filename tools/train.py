@@ -1,18 +1,26 @@
-"""Train a detector: ``python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] ...``."""
-import argparse
+"""Train a detector (MMEngine Runner), after checking that the data, the weights and mmcv's ops are usable.
+
+    python tools/train.py configs/cfinet/rotated-faster-rcnn_r50_fpn_cfinet_1x_sodaa.py --auto-scale-lr
+    SODAA_ROOT=/scratch/SODA-A python tools/train.py CONFIG --work-dir work_dirs/run1 --cfg-options tensorboard=True
+    python tools/train.py CONFIG --work-dir work_dirs/run1 --resume          # from the latest checkpoint there
+
+Several GPUs: tools/dist_train.sh (torchrun) or tools/slurm_train.sh (README, "Commands").
+"""
 import logging
 
 from mmengine.logging import print_log
 
+from cfinet_rotated.cli import tool_parser
 from cfinet_rotated.utils import (build_runner, finish_distributed, load_config, mmengine_checkpoint_globals,
-                                  parse_args_with_common)
+                                  parse_args_with_common, run_preflight)
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description='Train a detector')
+    parser = tool_parser(__doc__)
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--amp', action='store_true', help='enable automatic mixed precision')
-    parser.add_argument('--auto-scale-lr', action='store_true', help='scale the lr by the total batch size')
+    parser.add_argument('--auto-scale-lr', action='store_true', help='scale the lr linearly by the total batch size (GPUs x images per GPU) '
+                        'relative to the config\'s auto_scale_lr.base_batch_size')
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from CKPT, or from the latest checkpoint in the work dir when no CKPT is given')
@@ -39,6 +47,7 @@ def main():
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
 
+    run_preflight(cfg, 'train', args.config)
     runner = build_runner(cfg)
     with mmengine_checkpoint_globals():
         runner.train()

@@ -9,6 +9,16 @@ from .merge import load_patch_pickle, merge_patch_predictions
 from .sodaa_eval import report, save_metrics
 
 
+def add_common_args(parser, merged, merged_alias, pred='per-patch results .pkl of tools/test.py, or a Task1 folder'):
+    """The options both evaluation tools share, under the same names: ``--pred``, ``--out``, ``--merged-out``
+    (``merged``: its help; ``merged_alias``: the tool's older spelling), ``--plot`` and :func:`add_merge_args`."""
+    parser.add_argument('--pred', required=True, help=pred)
+    parser.add_argument('--out', help='metrics JSON to write (unset: only printed)')
+    parser.add_argument('--merged-out', merged_alias, dest='merged_out', help=merged)
+    parser.add_argument('--plot', help='also write a PNG bar chart of AP/AR per size subset')
+    add_merge_args(parser)
+
+
 def add_merge_args(parser):
     """``--nms-iou-thr``, ``--merge-device`` and ``--nproc``."""
     parser.add_argument('--nms-iou-thr', type=float, default=0.5,

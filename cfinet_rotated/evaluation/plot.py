@@ -7,18 +7,28 @@ import numpy as np
 
 SUBSETS = (('Small', 'AP', 'AR'), ('eS', 'AP_eS', 'AR_eS'), ('rS', 'AP_rS', 'AR_rS'),
            ('gS', 'AP_gS', 'AR_gS'), ('Normal', 'AP_N', 'AR_N'))
+# SODA-D files (eval_sodad.py / SODADMetric) have no plain AR: its size-subset ARs are at 1000 detections, so the
+# Small column uses AR_1000, the same maxDets
+SODAD_AR_KEY = 'AR_1000'
 
 
 def load_metrics(path):
-    """A ``metrics.json`` of eval_sodaa.py / SODAAMetric; a file without the statistics is an error."""
+    """A ``metrics.json`` of eval_sodaa.py / SODAAMetric (12 statistics) or eval_sodad.py / SODADMetric (14), as a
+    dict with at least the keys of :data:`SUBSETS` (a SODA-D file's ``AR`` is its ``AR_1000``, and its
+    ``dataset`` is 'SODA-D'); a file without the statistics is an error."""
     with open(path, encoding='utf-8') as f:
         try:
             d = json.load(f)
         except json.JSONDecodeError as e:
             raise ValueError(f'{path}: malformed JSON ({e})') from None
+    if not isinstance(d, dict):
+        raise ValueError(f'{path}: not a metrics file (a JSON object of statistics expected)')
+    d.setdefault('dataset', 'SODA-A')
+    if 'AR' not in d and SODAD_AR_KEY in d:
+        d = dict(d, AR=d[SODAD_AR_KEY], dataset='SODA-D')
     missing = [k for _, ap, ar in SUBSETS for k in (ap, ar) if k not in d]
     if missing:
-        raise ValueError(f'{path}: not a SODA-A metrics file (missing {", ".join(missing)})')
+        raise ValueError(f'{path}: not a SODA-A or SODA-D metrics file (missing {", ".join(missing)})')
     return d
 
 
@@ -49,7 +59,8 @@ def plot_size_ap(metrics, labels, out, title=None):
                 ax.annotate('n/a' if v is None else f'{100 * v:.1f}', (b.get_x() + b.get_width() / 2,
                             b.get_height()), ha='center', va='bottom', fontsize=7)
         ax.set_xticks(x, names)
-        ax.set_title(f'{what} (IoU 0.50:0.95)')
+        note = '; SODA-D: 1000 dets' if what == 'AR' and any(m.get('dataset') == 'SODA-D' for m in metrics) else ''
+        ax.set_title(f'{what} (IoU 0.50:0.95{note})')
         ax.set_ylabel(f'{what} (%)')
         ax.grid(axis='y', alpha=0.3)
     axes[0].legend()

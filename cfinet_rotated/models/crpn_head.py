@@ -11,6 +11,9 @@ proposals (midpoint-offset coding, as MMRotate's ``OrientedRPNHead``). Losses we
   DeformConv2d offsets are computed from the refined anchors (``StageCascadeRPNHead.anchor_offset``),
   then classification and regression of horizontal boxes (hull targets); proposals are
   ``HorizontalBoxes`` (Rotated Faster R-CNN; also SODA-D).
+  On CPU the adaptive convolution is :class:`~cfinet_rotated.models.deform_conv.DeformConv2d` (mmcv's
+  parameters, a vectorised PyTorch computation instead of mmcv's single-threaded CPU kernel; mmcv's kernel for
+  CUDA tensors), switchable with ``deform_conv_impl``.
 * Stage 2, oriented form (:class:`OrientedCoarseToFineRPNStage`): the same adaptive convolution, then
   6 midpoint-offset deltas per anchor relative to the refined horizontal anchor; proposals are
   ``RotatedBoxes`` (Oriented R-CNN).
@@ -18,6 +21,7 @@ proposals (midpoint-offset coding, as MMRotate's ``OrientedRPNHead``). Losses we
 import copy
 from typing import List, Optional
 
+from mmcv.ops import DeformConv2d as MMCVDeformConv2d
 from mmdet.models.dense_heads import RPNHead
 from mmdet.models.dense_heads.cascade_rpn_head import CascadeRPNHead, StageCascadeRPNHead
 from mmdet.structures.bbox import get_box_tensor
@@ -27,6 +31,7 @@ from torch import Tensor, nn
 from mmrotate.models.dense_heads import OrientedRPNHead
 
 from ..registry import register_module
+from .deform_conv import DEFORM_CONV_IMPLS, DeformConv2d
 from .dynamic_threshold import dynamic_pos_iou_thr
 from .task_modules.dynamic_assigner import DynamicIoUAssigner, gt_areas_in_original_image, horizontal_hull
 
@@ -51,15 +56,23 @@ class CoarseToFineRPNStage(StageCascadeRPNHead):
         anchor_generator (dict): defaults to CRPN's single square anchor of side 2 x stride on P2-P5.
         bridged_feature (bool): the adapted feature replaces the input of the next stage (official
             ``refined_feature=True``).
+        deform_conv_impl (str): kernel of the ``adapt_cfg=dict(type='offset')`` adaptive convolution:
+            ``'auto'`` (our :class:`DeformConv2d`: PyTorch ops for CPU tensors, mmcv's kernel for CUDA ones) or
+            ``'mmcv'`` (mmcv's kernel everywhere). The parameters are mmcv's either way.
+        deform_conv_max_mb (float): bound on the extra memory of one CPU deformable-convolution call.
     """
 
     def __init__(self, in_channels: int, target_box_type: str = 'hbox',
                  anchor_generator: dict = dict(type='mmdet.AnchorGenerator', scales=[2], ratios=[1.0],
                                                strides=[4, 8, 16, 32]),
-                 bridged_feature: bool = True, **kwargs) -> None:
+                 bridged_feature: bool = True, deform_conv_impl: str = 'auto', deform_conv_max_mb: float = 256,
+                 **kwargs) -> None:
         if target_box_type not in TARGET_BOX_TYPES:
             raise ValueError(f'target_box_type must be one of {TARGET_BOX_TYPES}, got {target_box_type!r}')
+        if deform_conv_impl not in DEFORM_CONV_IMPLS:
+            raise ValueError(f'deform_conv_impl must be one of {DEFORM_CONV_IMPLS}, got {deform_conv_impl!r}')
         self.target_box_type = target_box_type
+        self.deform_conv_impl, self.deform_conv_max_mb = deform_conv_impl, deform_conv_max_mb
         # MMDetection's defaults, scoped so that they build from MMRotate's registries
         kwargs.setdefault('bbox_coder', dict(type='mmdet.DeltaXYWHBBoxCoder', target_means=(.0, .0, .0, .0),
                                              target_stds=(1.0, 1.0, 1.0, 1.0)))
@@ -70,6 +83,10 @@ class CoarseToFineRPNStage(StageCascadeRPNHead):
 
     def _init_layers(self) -> None:
         super()._init_layers()
+        conv = self.rpn_conv.conv
+        if isinstance(conv, MMCVDeformConv2d):  # adapt_cfg type 'offset': same parameters, our dispatch
+            self.rpn_conv.conv = DeformConv2d.like(conv, impl=self.deform_conv_impl,
+                                                   max_chunk_mb=self.deform_conv_max_mb)
         reg_dim = self.bbox_coder.encode_size
         if reg_dim != 4:  # the parent hard-codes 4 outputs per anchor
             self.rpn_reg = nn.Conv2d(self.feat_channels, self.num_base_priors * reg_dim, 1)
@@ -153,15 +170,19 @@ class CoarseToFineRPNHead(CascadeRPNHead):
         alpha2 (float): classification weight of Eq. (2), 0.9 in the paper.
         in_channels, feat_channels (int): defaults for the stages that do not set them (so that a config
             for a narrower FPN changes two numbers, not the stage list).
+        deform_conv_impl (str, optional): if given, the ``deform_conv_impl`` of every stage that does not set it
+            (``'auto'``: fast PyTorch path on CPU, mmcv's kernel on CUDA; ``'mmcv'``: mmcv's kernel everywhere).
     """
 
     def __init__(self, stages: List[dict], train_cfg=None, test_cfg=None, num_classes: int = 1, num_stages: int = 2,
                  alpha1: float = 9.0, alpha2: float = 0.9, in_channels: int = 256, feat_channels: int = 256,
-                 init_cfg=None) -> None:
+                 deform_conv_impl: Optional[str] = None, init_cfg=None) -> None:
         stages = copy.deepcopy(list(stages))
         for stage in stages:
             stage.setdefault('in_channels', in_channels)
             stage.setdefault('feat_channels', feat_channels)
+            if deform_conv_impl is not None:
+                stage.setdefault('deform_conv_impl', deform_conv_impl)
             if '.' not in stage['type']:  # stages are built by MMDetection's registry; point it to ours
                 stage['type'] = 'mmrotate.' + stage['type']
         self.alpha1, self.alpha2 = alpha1, alpha2

@@ -7,7 +7,8 @@ custom_imports = dict(imports=['cfinet_rotated'], allow_failed_imports=False)
 
 # ImageNet weights are a local file (nothing is downloaded): put torchvision's resnet50 weights there or
 # pass --cfg-options model.backbone.init_cfg.checkpoint=/path/to/resnet50.pth
-pretrained = 'data/pretrained/resnet50-0676ba61.pth'
+# (CFINET_PRETRAINED=/path/to/resnet50-0676ba61.pth also sets it; tools/train.py checks that the file exists)
+pretrained = '{{$CFINET_PRETRAINED:data/pretrained/resnet50-0676ba61.pth}}'
 
 model = dict(
     backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
@@ -17,7 +18,9 @@ model = dict(
 
 # ----------------------------------------------------------------------------------------------- data
 dataset_type = 'SODAADataset'
-data_root = 'data/SODA-A/'
+# SODA-A lives in data/SODA-A/ (relative to the current folder) unless SODAA_ROOT says where, e.g.
+#   SODAA_ROOT=/scratch/SODA-A python tools/train.py ...   (every path below follows; README, "Data and weights")
+data_root = '{{$SODAA_ROOT:data/SODA-A}}/'
 img_scale = (1200, 1200)
 patch_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'ori_id', 'x_start',
                    'y_start')
@@ -76,3 +79,10 @@ test_evaluator = dict(_delete_=True, type='SODAAMetric', ann_dir=data_root + 'ra
 # auto_scale_lr multiplies it by (GPUs x 4) / 4 on more GPUs (e.g. lr 0.04 with tools/dist_train.sh ... 4).
 optim_wrapper = dict(optimizer=dict(lr=0.01))
 auto_scale_lr = dict(enable=True, base_batch_size=4)
+
+# ------------------------------------------------------------------------------------------- runtime
+# keep the last 3 epoch checkpoints (each carries the FI exemplar buffers, ~116 MB with the FI head);
+# --cfg-options default_hooks.checkpoint.max_keep_ckpts=-1 keeps all
+default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=3))
+# True (or --cfg-options tensorboard=True) also logs to TensorBoard (requirements/optional.txt)
+tensorboard = False

@@ -12,7 +12,8 @@ default_scope = 'mmrotate'
 
 # ImageNet weights are a local file (nothing is downloaded): put torchvision's resnet50 weights there or
 # pass --cfg-options model.backbone.init_cfg.checkpoint=/path/to/resnet50.pth
-pretrained = 'data/pretrained/resnet50-0676ba61.pth'
+# (CFINET_PRETRAINED=/path/to/resnet50-0676ba61.pth also sets it; tools/train.py checks that the file exists)
+pretrained = '{{$CFINET_PRETRAINED:data/pretrained/resnet50-0676ba61.pth}}'
 # HorizontalBoxes everywhere, as MMRotate keeps its box types: ground truth stays a box type through the data
 # preprocessor and the RPN returns HorizontalBoxes proposals, so CRPN (whose proposals are box types) and the FI
 # head plug in without conversions
@@ -45,7 +46,9 @@ model = dict(
 #   python tools/data/sodad_split.py --ann rawData/Annotations/<mode>.json --img-dir rawData/Images \
 #       --dst divData --mode <mode>
 dataset_type = 'SODADDataset'
-data_root = 'data/SODA-D/'
+# SODA-D lives in data/SODA-D/ (relative to the current folder) unless SODAD_ROOT says where, e.g.
+#   SODAD_ROOT=/scratch/SODA-D python tools/train.py ...   (every path below follows; README, "Data and weights")
+data_root = '{{$SODAD_ROOT:data/SODA-D}}/'
 img_scale = (1200, 1200)
 # the patch origin travels with each prediction so that SODADMetric can merge the patches per image
 patch_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'ori_id', 'x_start',
@@ -87,3 +90,10 @@ train_cfg = dict(max_epochs=12, val_interval=12)
 optim_wrapper = dict(optimizer=dict(lr=0.01))
 # lr 0.01 for 4 images (the official single-GPU setting); auto_scale_lr scales it on more GPUs
 auto_scale_lr = dict(enable=True, base_batch_size=4)
+
+# ------------------------------------------------------------------------------------------- runtime
+# keep the last 3 epoch checkpoints (each carries the FI exemplar buffers, ~116 MB with the FI head);
+# --cfg-options default_hooks.checkpoint.max_keep_ckpts=-1 keeps all
+default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=3))
+# True (or --cfg-options tensorboard=True) also logs to TensorBoard (requirements/optional.txt)
+tensorboard = False

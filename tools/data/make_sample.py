@@ -30,7 +30,6 @@ and writes the SODA-D layout: ``OUT/Images/sodad_<k>.jpg`` and one COCO JSON ``O
 (``bbox`` = horizontal hull [x, y, w, h], categories 1..9 = the SODA-D classes in the order of the drawing
 styles above, 10 = ignore region). Image sizes 1920x1080, 1200x900 and 700x600 (smaller than a patch).
 """
-import argparse
 import json
 import math
 import sys
@@ -39,6 +38,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from cfinet_rotated.cli import tool_parser
 from cfinet_rotated.datasets.sodaa_io import IGNORE_ID, SODAA_CLASSES, polygon_area
 from cfinet_rotated.datasets.split import sliding_windows
 
@@ -546,21 +546,21 @@ FORMATS = dict(sodaa=dict(out='data/sample', num_images=4, prefix='sample', size
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='Generate a deterministic synthetic SODA-A (or SODA-D) raw sample.')
+    p = tool_parser(__doc__.split('\n\n')[0] + '\n\n' + __doc__.split('\n\n')[1])
     p.add_argument('--format', choices=sorted(FORMATS), default='sodaa',
-                   help='sodaa: rotated boxes, one JSON per image (default); sodad: axis-aligned objects, one COCO '
+                   help='sodaa: rotated boxes, one JSON per image; sodad: axis-aligned objects, one COCO '
                         'JSON with horizontal boxes')
-    p.add_argument('--out', default=None, help='output folder (default data/sample or data/sample_sodad)')
-    p.add_argument('--num-images', type=int, default=None, help='default 4 (sodaa) or 3 (sodad)')
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--out', default=None, help='output folder (unset: data/sample or data/sample_sodad)')
+    p.add_argument('--num-images', type=int, default=None, help='number of images (unset: 4 for sodaa, 3 for sodad)')
+    p.add_argument('--seed', type=int, default=0, help='random seed (the embedded samples use 0)')
     p.add_argument('--min-size', type=float, default=4, help='smallest object sqrt(area) in px')
     p.add_argument('--max-size', type=float, default=44, help='largest object sqrt(area) in px')
     p.add_argument('--quality', type=int, default=90, help='JPEG quality')
-    p.add_argument('--only', type=int, default=None, help='generate only image INDEX (0-based); no README')
+    p.add_argument('--only', type=int, default=None, help='generate only image INDEX (0-based; unset: all); no README')
     p.add_argument('--image-size', type=int, nargs=2, metavar=('W', 'H'), default=None,
-                   help='draw every image at W x H px (default: the fixed sizes of the sample, then random sizes)')
+                   help='draw every image at W x H px (unset: the fixed sizes of the sample, then random sizes)')
     p.add_argument('--prefix', default=None,
-                   help='file stem prefix, <prefix>_0001 ... (default sample / sodad); distinct prefixes keep '
+                   help='file stem prefix, <prefix>_0001 ... (unset: sample / sodad); distinct prefixes keep '
                         'the image names of separately generated sets (e.g. train and test) apart')
     args = p.parse_args(argv)
     if args.image_size is not None and min(args.image_size) <= 0:

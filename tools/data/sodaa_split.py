@@ -14,35 +14,35 @@ Bad input never stops the run: every good image is split; each failed file (malf
 unreadable image, image without annotation file) is reported at the end and the exit status is 1;
 invalid polygons (NaN, wrong number of points, unknown category) are skipped and counted per file.
 """
-import argparse
 import json
 import sys
 
 from mmengine.utils import track_parallel_progress, track_progress
 
+from cfinet_rotated.cli import tool_parser
 from cfinet_rotated.datasets.sodaa_io import AnnotationError
 from cfinet_rotated.datasets.split import (SplitConfig, default_workers, format_summary, list_tasks,
                                            prepare_out_dir, split_one, summarize)
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='Split SODA-A images into patches (official settings).')
+    p = tool_parser(__doc__)
     p.add_argument('--src', required=True, help='raw folder with Images/ and Annotations/')
     p.add_argument('--dst', required=True, help='output folder (receives Images/, Annotations/)')
-    p.add_argument('--size', type=int, default=800, help='window (patch) size in px (default 800)')
+    p.add_argument('--size', type=int, default=800, help='window (patch) size in px')
     p.add_argument('--gap', type=int, default=150,
                    help='OVERLAP between neighbouring windows in px; step = size - gap (default 150 -> step '
                         '650, as the official sodaa_train.json; NOT the official argparse default 650)')
     p.add_argument('--img-rate-thr', type=float, default=0.6,
-                   help='keep windows whose image-area ratio exceeds this (default 0.6)')
+                   help='keep windows whose image-area ratio exceeds this')
     p.add_argument('--iof-thr', type=float, default=0.7,
                    help='an object belongs to a window iff area(object ∩ window)/area(object) >= this')
     p.add_argument('--padding-value', type=int, nargs=3, default=[104, 116, 124], metavar=('B', 'G', 'R'),
-                   help='BGR fill of the bottom/right padding of border patches (default 104 116 124)')
+                   help='BGR fill of the bottom/right padding of border patches')
     p.add_argument('--no-padding', action='store_true', help='write border patches at their cropped size')
     p.add_argument('--workers', type=int, default=default_workers(),
-                   help='worker processes (default min(4, cpu count))')
-    p.add_argument('--ext', default='.jpg', help='patch image extension (default .jpg)')
+                   help='worker processes (min(4, CPUs))')
+    p.add_argument('--ext', default='.jpg', help='patch image extension')
     p.add_argument('--overwrite', action='store_true',
                    help='allow a non-empty --dst: its Images/ and Annotations/ are cleared first')
     return p.parse_args(argv)

@@ -11,28 +11,28 @@ ignore fill, ``interAreaIgnThr`` 0.40. ``--mode train`` drops patches without an
 every patch. Exit status: 0 = all images split; 1 = some images failed (missing or unreadable; listed at the
 end, the others are written); 2 = unusable input (malformed JSON, unknown category or image id, existing output).
 """
-import argparse
 import sys
 
+from cfinet_rotated.cli import tool_parser
 from cfinet_rotated.datasets.sodaa_io import AnnotationError
 from cfinet_rotated.datasets.sodad_split import MODES, SodadSplitConfig, format_summary, split_sodad
 from cfinet_rotated.datasets.split import default_workers
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='Split SODA-D images into patches (official settings).')
+    p = tool_parser(__doc__)
     p.add_argument('--ann', required=True, help='full-image COCO JSON, e.g. rawData/Annotations/train.json')
     p.add_argument('--img-dir', required=True, help='folder of the full images (rawData/Images)')
     p.add_argument('--dst', required=True, help='output folder (receives Images/<mode>/ and Annotations/<mode>.json)')
     p.add_argument('--mode', choices=MODES, default='train',
-                   help='train drops patches without annotations; val/test keep all (default train)')
-    p.add_argument('--size', type=int, default=800, help='patch size in px (default 800)')
+                   help='train drops patches without annotations; val/test keep all')
+    p.add_argument('--size', type=int, default=800, help='patch size in px')
     p.add_argument('--gap', type=int, default=150,
                    help='OVERLAP between neighbouring patches in px (official stepSz 150: stride 650)')
     p.add_argument('--ignore-thr', type=float, default=0.40,
-                   help='a clipped box is flagged ignore when clipped/original area <= this (default 0.40)')
-    p.add_argument('--workers', type=int, default=default_workers(), help='worker processes (default min(4, cpus))')
-    p.add_argument('--ext', default='.jpg', help='patch image extension (default .jpg)')
+                   help='a clipped box is flagged ignore when clipped/original area <= this')
+    p.add_argument('--workers', type=int, default=default_workers(), help='worker processes (min(4, CPUs))')
+    p.add_argument('--ext', default='.jpg', help='patch image extension')
     p.add_argument('--overwrite', action='store_true', help='replace an existing split of this mode in --dst')
     return p.parse_args(argv)
 

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Train on a Slurm cluster (MMRotate's slurm_train.sh, driving this project's tools/train.py):
+#   [GPUS=8] [GPUS_PER_NODE=8] [CPUS_PER_TASK=5] [SRUN_ARGS=...] \
+#     bash tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [train.py options]
+# e.g. GPUS=16 bash tools/slurm_train.sh gpu cfinet configs/cfinet/rotated-faster-rcnn_r50_fpn_cfinet_1x_sodaa.py \
+#          work_dirs/cfinet_sodaa --auto-scale-lr
+# srun starts one task per GPU; tools/train.py --launcher slurm reads the rank from Slurm (MMEngine's init_dist;
+# MASTER_PORT, default 29500, when two jobs share a node). PYTHON: the interpreter (default: .venv's python).
+set -euo pipefail
+[ $# -ge 4 ] || { sed -n 2,8p "$0" >&2; exit 2; }
+set -x
+
+PARTITION=$1
+JOB_NAME=$2
+CONFIG=$3
+WORK_DIR=$4
+GPUS=${GPUS:-8}
+GPUS_PER_NODE=${GPUS_PER_NODE:-8}
+CPUS_PER_TASK=${CPUS_PER_TASK:-5}
+SRUN_ARGS=${SRUN_ARGS:-""}
+PY_ARGS=("${@:5}")
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+PYTHON="${PYTHON:-$( [ -x "$ROOT/.venv/bin/python" ] && echo "$ROOT/.venv/bin/python" || echo python)}"
+
+# shellcheck disable=SC2086  # SRUN_ARGS is a list of srun options
+PYTHONPATH="$ROOT:${PYTHONPATH:-}" \
+srun -p "${PARTITION}" \
+    --job-name="${JOB_NAME}" \
+    --gres=gpu:"${GPUS_PER_NODE}" \
+    --ntasks="${GPUS}" \
+    --ntasks-per-node="${GPUS_PER_NODE}" \
+    --cpus-per-task="${CPUS_PER_TASK}" \
+    --kill-on-bad-exit=1 \
+    ${SRUN_ARGS} \
+    "$PYTHON" -u "$ROOT/tools/train.py" "${CONFIG}" --work-dir="${WORK_DIR}" --launcher=slurm "${PY_ARGS[@]}"
