@@ -38,7 +38,11 @@ def test_config_builds(path):
         train_root = 'data/release_train_split/' if path.name.endswith('_tiny_release.py') else \
             ('data/sample_sodad_split/' if sodad else 'data/sample_split/')
         assert cfg.train_dataloader.dataset.data_root == train_root
+        assert cfg.auto_scale_lr.enable is False  # lr 0.01 for the batch of 1, as written
     else:
+        # the paper's schedule: 4 images per step at lr 0.01, scaled by MMEngine for other GPU counts
+        assert cfg.train_dataloader.batch_size == 4 and cfg.optim_wrapper.optimizer.lr == 0.01
+        assert cfg.auto_scale_lr.enable is True and cfg.auto_scale_lr.base_batch_size == 4
         assert cfg.model.backbone.init_cfg.type == 'Pretrained'
         assert not str(cfg.model.backbone.init_cfg.checkpoint).startswith(('torchvision://', 'http')), \
             'full configs take ImageNet weights from a local path'

@@ -107,3 +107,15 @@ def test_per_object_threshold_of_the_best_ground_truth():
 def test_bad_mode():
     with pytest.raises(ValueError, match='mode'):
         DynamicIoUAssigner(mode='log2')
+
+
+def test_official_rule_is_the_default():
+    """Eq. (1) in the authors' form by default: a 9 px object (official T = 0.20, paper 0.25) takes an anchor
+    of IoU 0.21 as positive."""
+    assert DynamicIoUAssigner().mode == 'official'
+    gt = HorizontalBoxes(torch.tensor([[0.0, 0.0, 9.0, 9.0]]))
+    anchors = torch.tensor([[0.0, 0.0, 9.0, 9.0 * 0.21]])  # inside the gt: IoU = area ratio = 0.21
+    res = DynamicIoUAssigner().assign(InstanceData(priors=anchors),
+                                      InstanceData(bboxes=gt, labels=torch.zeros(1, dtype=torch.long)))
+    assert res.gt_inds.tolist() == [1]
+    assert _assign(anchors.tolist(), gt, 'paper').gt_inds.tolist() == [-1]  # 0.15 <= 0.21 < 0.25: ignored

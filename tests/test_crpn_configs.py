@@ -34,7 +34,7 @@ def test_official_settings(path):
     assert head.in_channels == m.neck.out_channels
     rpn1, rpn2 = m.train_cfg.rpn
     assert rpn1.assigner.type == 'DynamicIoUAssigner' and rpn1.assigner.neg_iou_thr == 0.15
-    assert rpn1.assigner.mode == 'paper' and 'sampler' not in rpn1
+    assert rpn1.assigner.mode == 'official' and 'sampler' not in rpn1  # the rule behind the published numbers
     assert (rpn2.assigner.pos_iou_thr, rpn2.assigner.neg_iou_thr, rpn2.assigner.min_pos_iou) == (0.7, 0.7, 0.3)
     assert (rpn2.sampler.num, rpn2.sampler.pos_fraction) == (256, 0.5)
     p = m.train_cfg.rpn_proposal
@@ -42,6 +42,24 @@ def test_official_settings(path):
     t = m.test_cfg.rpn
     assert (t.nms_pre, t.max_per_img, t.nms.iou_threshold) == (1000, 300, 0.5)
     assert 'rcnn' in m.train_cfg and 'rcnn' in m.test_cfg  # merged with the baseline, not replaced
+
+
+PAPER_RULES = ['configs/cfinet/rotated-faster-rcnn_r50_fpn_cfinet_paper-rules_1x_sodaa.py',
+               'configs/cfinet/rotated-faster-rcnn_cfinet_paper-rules_tiny_sample.py',
+               'configs/cfinet/oriented-rcnn_r50_fpn_cfinet_paper-rules_1x_sodaa.py',
+               'configs/sodad/faster-rcnn_r50_fpn_cfinet_paper-rules_1x_sodad.py']
+
+
+@pytest.mark.parametrize('path', PAPER_RULES)
+def test_paper_rules_ablation_configs_switch_eq1_and_eq3_only(path):
+    """The named ablation configs differ from their CFINet config only in the two modes."""
+    cfg = Config.fromfile(path)
+    ref = Config.fromfile(path.replace('_paper-rules', ''))
+    m, r = cfg.model, ref.model
+    assert m.train_cfg.rpn[0].assigner.mode == 'paper' and r.train_cfg.rpn[0].assigner.mode == 'official'
+    assert m.roi_head.instance_quality.mode == 'paper' and r.roi_head.instance_quality.mode == 'official'
+    m.train_cfg.rpn[0].assigner.mode = m.roi_head.instance_quality.mode = 'official'
+    assert m.to_dict() == r.to_dict()
 
 
 @pytest.mark.parametrize('path', TINY)

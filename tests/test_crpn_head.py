@@ -77,6 +77,19 @@ def test_eq2_weights_and_layers():
     assert MODELS.build(crpn_cfg(oriented=True)).stages[1].rpn_reg.out_channels == 6
 
 
+def test_eq2_weights_reach_the_stages_default_losses():
+    """alpha1 / alpha2 weight every stage loss, also the default ones of a stage config without loss_bbox or
+    loss_cls (before, such a stage silently kept weight 1.0)."""
+    cfg = crpn_cfg()
+    for stage in cfg['stages']:
+        stage.pop('loss_bbox')
+        stage.pop('loss_cls', None)
+    head = MODELS.build(dict(cfg, alpha1=7.0, alpha2=0.3))
+    assert head.stages[0].loss_bbox.loss_weight == 7.0 and type(head.stages[0].loss_bbox).__name__ == 'IoULoss'
+    assert head.stages[1].loss_bbox.loss_weight == 7.0 and head.stages[1].loss_cls.loss_weight == 0.3
+    assert not head.stages[0].with_cls  # stage 1 has no classification term in Eq. (2)
+
+
 def test_offsets_zero_for_unrefined_anchors_and_hand_values_for_a_refined_one():
     stage = MODELS.build(crpn_cfg()).stages[1]
     sizes = [torch.Size([8, 8]), torch.Size([4, 4]), torch.Size([2, 2]), torch.Size([1, 1])]

@@ -40,3 +40,19 @@ def test_benchmark_matching_and_average_recall():
     ar = bp.average_recall(np.array([0.5, 0.96, 0.0]), np.array([100.0, 300.0, 2000.0]))
     assert ar['all'] == pytest.approx(11 / 30) and ar['eS'] == pytest.approx(0.1)
     assert ar['rS'] == pytest.approx(1.0) and ar['Normal'] == 0.0 and math.isnan(ar['gS'])
+
+
+def test_analyze_anchors_both_eq1_rules_and_side_table():
+    """--mode both (default) counts the positives of both Eq. (1) rules; the side table groups by sqrt(area)."""
+    aa = _load('analyze_anchors')
+    # a 9x9 box [6, 6, 15, 15]: official T = 0.20 (side < 9.52 px), paper 0.25. By hand: P2 anchors centred at
+    # (8, 8) 36/109, (12, 12) 49/96, (8, 12) and (12, 8) 42/103; P3 anchor (8, 8) 81/256 = 0.316, (8, 16) and
+    # (16, 8) 63/274 = 0.230 (positive only under the official 0.20); nothing else reaches 0.2
+    poly = [[6.0, 6.0, 15.0, 6.0, 15.0, 15.0, 6.0, 15.0]]
+    areas, _, pos = aa.analyze_image(poly, lambda w, h: aa.grid_anchors(w, h, [2], [1.0], [4, 8, 16, 32]), 1.0,
+                                     'both')
+    assert list(pos) == ['IoU>=0.7', 'IoU>=0.25', 'Eq.(1) official', 'Eq.(1) paper']
+    assert [int(v[0]) for v in pos.values()] == [0, 5, 7, 5]
+    rows = aa.side_table(areas.numpy(), {k: v.numpy() for k, v in pos.items()}, [0, 8, 12])
+    assert [r[:2] for r in rows] == [['0-8', 0], ['8-12', 1], ['>=12', 0]]
+    assert rows[1][4] == f'{float(pos["Eq.(1) official"][0]):.2f}'

@@ -19,23 +19,38 @@ GT_LABELS = torch.tensor([0, 1])
 
 
 def test_instance_quality_paper_eq3():
-    iq, counts = InstanceQuality(mode='paper')(PROBS, IOUS, ASSIGNED, GT_LABELS)
+    iq, counts, measured = InstanceQuality(mode='paper')(PROBS, IOUS, ASSIGNED, GT_LABELS)
     # S' of gt 0 = predictions whose arg-max is c* = 0: (0.7*0.8 + 0.6*0.5) / 2 = 0.43; gt 1: S' empty
     assert iq.tolist() == pytest.approx([0.43, 0.0])
-    assert counts.tolist() == [2, 0]
+    assert counts.tolist() == [2, 0] and measured.tolist() == [3, 1]
 
 
 def test_instance_quality_official_mode():
-    iq, counts = InstanceQuality(mode='official', score_thr=0.05)(PROBS, IOUS, ASSIGNED, GT_LABELS)
+    assert InstanceQuality().mode == 'official'  # the default: the rule T_hq = 0.65 was tuned with
+    iq, counts, measured = InstanceQuality(mode='official', score_thr=0.05)(PROBS, IOUS, ASSIGNED, GT_LABELS)
     # official: every prediction with p(c*) >= 0.05: (0.56 + 0.2*0.9 + 0.30) / 3; gt 1: 0.03 < 0.05
     assert iq.tolist() == pytest.approx([(0.56 + 0.18 + 0.30) / 3, 0.0])
-    assert counts.tolist() == [3, 0]
+    assert counts.tolist() == [3, 0] and measured.tolist() == [3, 1]
+
+
+@pytest.mark.parametrize('mode', ['official', 'paper'])
+def test_ground_truth_without_measured_prediction_has_no_quality(mode):
+    """gt 2 (class 2) has no prediction at all: no quality (-1), never an exemplar, not 'low'. gt 1 was
+    measured (one prediction, p(c*) = 0.03): IQ 0 is a measurement, so it is low quality."""
+    q = InstanceQuality(mode=mode, min_num_preds=0)
+    iq, counts, measured = q(PROBS, IOUS, ASSIGNED, torch.tensor([0, 1, 2]))
+    assert measured.tolist() == [3, 1, 0] and counts[2] == 0 and iq[2] == 0.0
+    # hand-computed: gt 0 IQ 0.3467 (official) / 0.43 (paper), both mid; gt 1 low; gt 2 none
+    assert q.quality_class(iq, measured).tolist() == [1, 0, -1]
+    assert q.quality_class(iq).tolist() == [1, 0, 0]  # without `measured`: the official reading (low)
+    q.high_thr = 0.0  # even a threshold every measured gt passes makes no exemplar of gt 2
+    assert q.is_exemplar(iq, counts, measured).tolist() == [True, True, False]
 
 
 def test_instance_quality_empty_and_classes():
-    iq, counts = InstanceQuality()(torch.zeros(0, 4), torch.zeros(0), torch.zeros(0, dtype=torch.long),
-                                   GT_LABELS)
-    assert iq.tolist() == [0.0, 0.0] and counts.tolist() == [0, 0]
+    iq, counts, measured = InstanceQuality()(torch.zeros(0, 4), torch.zeros(0), torch.zeros(0, dtype=torch.long),
+                                             GT_LABELS)
+    assert iq.tolist() == [0.0, 0.0] and counts.tolist() == [0, 0] and measured.tolist() == [0, 0]
     q = InstanceQuality(low_thr=0.25, high_thr=0.65, min_num_preds=8)
     assert q.quality_class(torch.tensor([0.1, 0.25, 0.5, 0.65, 0.9])).tolist() == [0, 1, 1, 2, 2]
     ex = q.is_exemplar(torch.tensor([0.7, 0.7, 0.6]), torch.tensor([8, 7, 20]))

@@ -228,18 +228,78 @@ def test_sample_contrast_follows_alg1():
     assert len(head.sample_contrast(labels, quality, is_ex, 0)[0]) == 4  # no background RoI at all
 
 
-def test_every_gt_is_an_anchor_even_when_its_gt_roi_is_not_sampled():
-    """Dense scenes: the sampler may drop gt-RoIs; the official code then mis-indexes gts (§2.7)."""
-    torch.manual_seed(0)
+def _record_quality(head):
+    """Wrap ``instance_quality_of`` to record (labels, measured) of every image."""
+    seen = []
+    orig = head.instance_quality_of
+
+    def wrapped(res, gts, cls_score, bbox_pred):
+        out = orig(res, gts, cls_score, bbox_pred)
+        seen.append((gts.labels.clone(), out[2].clone()))
+        return out
+    head.instance_quality_of = wrapped
+    return seen
+
+
+@pytest.mark.parametrize('seed', [0, 1, 2])
+def test_gts_without_a_measured_prediction_sit_out_and_sampled_ones_keep_their_index(seed):
+    """Dense scenes: the sampler keeps few positives, so some gts get no sampled prediction. Those have no
+    measured quality and are left out (no anchor, no exemplar; the official code calls them low quality and
+    weights them most); the measured ones are anchors under their own index even when their gt-RoI was not
+    sampled (the official code mis-indexes gts there, §2.7)."""
+    torch.manual_seed(seed)
     cfg_sampler = dict(type='mmdet.RandomSampler', num=4, pos_fraction=0.25, neg_pos_ub=-1,
                        add_gt_as_proposals=True)  # at most 1 positive per image
     head = build_head()
     head.bbox_sampler = TASK_UTILS.build(cfg_sampler, default_args=dict(context=head))
     every_gt_is_exemplar(head)
+    seen = _record_quality(head)
+    x, rpn, samples = make_batch(seed=seed)
+    losses = head.loss(x, rpn, samples)
+    labels = torch.cat([lab for lab, _ in seen])
+    measured = torch.cat([m for _, m in seen])
+    assert int((measured > 0).sum()) <= 2  # one positive per image, and it may be a gt-RoI
+    expected = torch.bincount(labels[measured > 0], minlength=3)
+    assert head.exemplar_set.count.tolist() == expected.tolist()
+    assert losses['fi_unmeasured_gts'].item() == int((measured == 0).sum())
+    assert torch.isfinite(losses['loss_fi']) and (losses['loss_fi'].item() > 0) == bool((measured > 0).any())
+
+
+def test_exemplar_count_per_class_is_logged():
+    torch.manual_seed(0)
+    head = build_head()
+    every_gt_is_exemplar(head)
+    losses = head.loss(*make_batch())
+    counts = head.exemplar_set.count.tolist()
+    assert sum(counts) > 0
+    assert [losses[f'fi_exemplars_c{k}'].item() for k in range(3)] == counts
+    assert losses['fi_exemplars'].item() == sum(counts)
+    assert not any('loss' in k for k in losses if k.startswith('fi_'))  # logged, not optimised
+
+
+def test_a_detector_that_scores_its_gts_fills_the_exemplar_set_and_imitation_follows():
+    """Default settings (official IQ, T_hq 0.65, >= 8 predictions). A classifier that already scores class 0
+    (the situation of a partly trained detector, made directly: fc_cls gives class 0 p ~ 1) makes the class-0
+    gt, whose proposals overlap it well, an exemplar with a non-zero Γ loss; once the classifier forgets
+    (uniform scores: IQ ~0.25 x IoU, low quality) the same gt imitates the stored exemplar: non-zero loss."""
+    torch.manual_seed(0)
+    head = build_head()
+    assert head.instance_quality.mode == 'official' and head.instance_quality.high_thr == 0.65
+    fc_cls = head.bbox_head.fc_cls
+    with torch.no_grad():
+        fc_cls.weight.zero_()
+        fc_cls.bias.copy_(torch.tensor([8.0, -8.0, -8.0, -8.0]))
     x, rpn, samples = make_batch()
-    loss = head.loss(x, rpn, samples)['loss_fi']
-    assert torch.isfinite(loss) and loss.item() > 0
-    assert head.exemplar_set.count.tolist() == [1, 1, 1]  # all 3 gts, not just the sampled ones
+    losses = head.loss(x, rpn, samples)
+    assert head.exemplar_set.count.tolist() == [1, 0, 0]  # the class-0 gt only (classes 1, 2: p ~ 0)
+    assert losses['fi_exemplars_c0'].item() == 1 and losses['loss_fi'].item() > 0
+    with torch.no_grad():
+        fc_cls.bias.zero_()
+    calls = []
+    head.feat2embed.register_forward_hook(lambda m, inp, out: calls.append((inp[0].shape[0], out.requires_grad)))
+    loss = head.loss(*make_batch(seed=1))['loss_fi']
+    assert loss.item() > 0 and head.exemplar_set.count.tolist() == [1, 0, 0]  # nothing new, imitation only
+    assert (1, False) in calls  # the stored exemplar, embedded without gradient
 
 
 def test_exemplars_are_raw_roi_features_even_with_reweighting():

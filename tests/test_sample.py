@@ -92,3 +92,17 @@ def test_generator_reproduces_sample_byte_for_byte(tmp_path):
     assert tool.main(['--out', str(tmp_path / 's1'), '--num-images', '1', '--seed', '1']) == 0
     assert (tmp_path / 's1' / 'Images' / 'sample_0001.jpg').read_bytes() != \
         (SAMPLE / 'Images' / 'sample_0001.jpg').read_bytes()
+
+
+def test_generator_image_size_and_prefix_for_held_out_sets(tmp_path):
+    """tools/benchmark_accuracy.py draws train and test sets at one size with distinct names and seeds."""
+    tool = _load_tool('make_sample')
+    assert tool.main(['--out', str(tmp_path / 'test'), '--num-images', '1', '--seed', '200', '--image-size', '900',
+                      '700', '--prefix', 'test']) == 0
+    img = cv2.imread(str(tmp_path / 'test' / 'Images' / 'test_0001.jpg'))
+    assert img.shape[:2] == (700, 900)
+    ann = load_sodaa(str(tmp_path / 'test' / 'Annotations' / 'test_0001.json'))
+    assert ann.meta['images']['width'] == 900 and len(ann.labels) >= 60
+    assert '--image-size 900 700 --prefix test' in (tmp_path / 'test' / 'README.md').read_text()
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--image-size', '0', '700'])

@@ -2,11 +2,12 @@
 
 For every object of a SODA-A annotation folder (raw or split patches), the best IoU of any anchor of an
 anchor configuration with the object's horizontal hull, and the number of positive anchors the object
-gets under three rules: a fixed IoU threshold of 0.7 (the usual RPN rule), a fixed 0.25, and the dynamic
-threshold of Eq. (1). An anchor is positive for the object it overlaps most (as an assigner decides), if
+gets under a fixed IoU threshold of 0.7 (the usual RPN rule), a fixed 0.25, and the dynamic threshold of
+Eq. (1) in its official form, in the paper's printed form, or both (``--mode``, default both). An anchor is positive for the object it overlaps most (as an assigner decides), if
 that IoU reaches the object's threshold; no low-quality rescue. Objects are grouped by area w*h of the
 rotated box in annotation pixels: eS [0, 144], rS (144, 400], gS (400, 1024], Normal (1024, 2000],
-Large > 2000. Prints a table and writes a PNG (histograms of best IoU, mean positives per rule).
+Large > 2000. Prints a table, then the mean positives per object by object side sqrt(w*h) in annotation
+pixels (``--side-edges``) for each rule, and writes a PNG (histograms of best IoU, mean positives per rule).
 
     python tools/analyze_anchors.py data/sample_split/Annotations \
         --config configs/crpn/rotated-faster-rcnn_crpn_tiny_sample.py --out work_dirs/anchors.png
@@ -44,7 +45,12 @@ def parse_args():
     parser.add_argument('--ratios', type=float, nargs='+', help='anchor ratios (unset: CRPN\'s, 1)')
     parser.add_argument('--strides', type=int, nargs='+', help='anchor strides (unset: CRPN\'s, 4 8 16 32)')
     parser.add_argument('--resize', type=float, default=1.0, help='image resize factor of the pipeline')
-    parser.add_argument('--mode', choices=['paper', 'official'], default='paper', help='Eq. (1) mode')
+    parser.add_argument('--mode', choices=['paper', 'official', 'both'], default='both',
+                        help='Eq. (1) rule(s): the official (authors\' code, the configs\' default), the paper\'s '
+                             'printed formula, or both side by side')
+    parser.add_argument('--side-edges', type=float, nargs='+', default=[0, 8, 12, 16, 24, 32, 48, 64],
+                        help='bin edges (px, object side sqrt(w*h) in annotation pixels) of the positives-per-size '
+                             'table; the last bin is open')
     parser.add_argument('--max-files', type=int, help='only the first N annotation files (unset: all)')
     parser.add_argument('--out', default='work_dirs/analyze_anchors.png', help='PNG to write')
     return parser.parse_args()
@@ -84,8 +90,9 @@ def analyze_image(polys, anchors_fn, resize, mode, max_pairs=20_000_000):
     hull = rboxes.convert_to('hbox').tensor * resize
     extent = hull[:, 2:].max(dim=0).values
     anchors = anchors_fn(float(extent[0]), float(extent[1]))
-    thrs = {'IoU>=0.7': torch.full_like(areas, 0.7), 'IoU>=0.25': torch.full_like(areas, 0.25),
-            f'Eq.(1) {mode}': dynamic_pos_iou_thr(areas, mode)}
+    thrs = {'IoU>=0.7': torch.full_like(areas, 0.7), 'IoU>=0.25': torch.full_like(areas, 0.25)}
+    for m in (('official', 'paper') if mode == 'both' else (mode, )):
+        thrs[f'Eq.(1) {m}'] = dynamic_pos_iou_thr(areas, m)
     g = len(areas)
     best = torch.zeros(g)
     pos = {k: torch.zeros(g, dtype=torch.long) for k in thrs}
@@ -118,6 +125,25 @@ def summarize(areas, best, pos):
             row += [f'{c.mean():.2f}', f'{100 * (c == 0).mean():.1f}']
         rows.append(row)
     return rows
+
+
+def side_table(areas, pos, edges):
+    """Rows: object side bin (px, sqrt of the annotation area), objects, mean positives per rule."""
+    side = np.sqrt(areas)
+    edges = list(edges) + [np.inf]
+    rows = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        sel = (side >= lo) & (side < hi)
+        name = f'{lo:g}-{hi:g}' if np.isfinite(hi) else f'>={lo:g}'
+        n = int(sel.sum())
+        rows.append([name, n] + ([f'{c[sel].mean():.2f}' for c in pos.values()] if n else ['-'] * len(pos)))
+    return rows
+
+
+def _print_table(header, rows):
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+    for r in [header] + rows:
+        print('  '.join(str(v).rjust(w) for v, w in zip(r, widths)))
 
 
 def plot(path, areas, best, pos):
@@ -191,10 +217,9 @@ def main():
     header = ['subset', 'objects', 'best IoU mean', 'median', '% >=0.7']
     for rule in pos:
         header += [f'{rule} pos/obj', '% none']
-    rows = summarize(areas, best, pos)
-    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
-    for r in [header] + rows:
-        print('  '.join(str(v).rjust(w) for v, w in zip(r, widths)))
+    _print_table(header, summarize(areas, best, pos))
+    print(f'\nmean positive anchors per object by object side (annotation px; anchors at resize x{args.resize}):')
+    _print_table(['side px', 'objects'] + list(pos), side_table(areas, pos, args.side_edges))
     plot(args.out, areas, best, pos)
     print(f'figure written to {args.out}')
 

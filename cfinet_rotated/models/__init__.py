@@ -4,3 +4,4 @@ from .crpn_head import (CoarseToFineRPNHead, CoarseToFineRPNStage, DynamicIoUAss
                         OrientedCoarseToFineRPNStage, dynamic_pos_iou_thr)
 from .deform_conv import DeformConv2d  # noqa: F401 (CRPN's adaptive convolution, fast on CPU)
 from .fi_roi_head import FIRoIHead  # noqa: F401 (Feature Imitation head; registers the FI modules)
+from .roi_extractor import LevelOffsetRoIExtractor  # noqa: F401 (RoI extractor of the SODA-D baseline)

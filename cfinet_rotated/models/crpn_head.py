@@ -161,7 +161,8 @@ class CoarseToFineRPNHead(CascadeRPNHead):
     only, trained with :class:`DynamicIoUAssigner`) and :class:`CoarseToFineRPNStage` or
     :class:`OrientedCoarseToFineRPNStage` (stage 2, adaptive convolution, classification and
     regression). ``alpha1`` becomes the ``loss_weight`` of every stage's regression loss and ``alpha2``
-    that of the classification loss, overriding the stage configs. Log keys ``s0.loss_rpn_reg``,
+    that of the classification loss of every stage that classifies, overriding the stage configs and the
+    stages' default losses alike (set on the built loss modules). Log keys ``s0.loss_rpn_reg``,
     ``s1.loss_rpn_cls``, ``s1.loss_rpn_reg``.
 
     Args:
@@ -184,10 +185,15 @@ class CoarseToFineRPNHead(CascadeRPNHead):
                 stage.setdefault('deform_conv_impl', deform_conv_impl)
             if '.' not in stage['type']:  # stages are built by MMDetection's registry; point it to ours
                 stage['type'] = 'mmrotate.' + stage['type']
-            if 'loss_bbox' in stage:
-                stage['loss_bbox']['loss_weight'] = alpha1
-            if stage.get('with_cls', True) and 'loss_cls' in stage:
-                stage['loss_cls']['loss_weight'] = alpha2
         self.alpha1, self.alpha2 = alpha1, alpha2
         super().__init__(num_classes=num_classes, num_stages=num_stages, stages=stages, train_cfg=train_cfg,
                          test_cfg=test_cfg, init_cfg=init_cfg)
+        # Eq. (2) on the built losses, so that a stage config without loss_bbox / loss_cls (whose default
+        # loss has weight 1.0) is weighted too
+        for i, stage in enumerate(self.stages):
+            losses = [('loss_bbox', alpha1)] + ([('loss_cls', alpha2)] if stage.with_cls else [])
+            for name, weight in losses:
+                loss = getattr(stage, name, None)
+                if loss is None or not hasattr(loss, 'loss_weight'):
+                    raise TypeError(f'CoarseToFineRPNHead: stage {i} has no {name} with a loss_weight for Eq. (2)')
+                loss.loss_weight = weight

@@ -52,7 +52,9 @@ class FIRoIHead(StandardRoIHead):
     the step):
 
     1. ``IQ(g)`` by :class:`InstanceQuality`, Eq. (3), from the current detection head's predictions on
-       the sampled positive proposals of ``g`` (predicted-box rotated IoU in ``mode='paper'``).
+       the sampled positive proposals of ``g`` (official mode by default; predicted-box rotated IoU in
+       ``mode='paper'``). A gt without any sampled prediction has no measured quality and sits this step
+       out (no anchor, no exemplar); the official code would call it low quality and weight it most.
     2. Anchor = Feat2Embed (Eq. (4), with gradient) of ``g``'s own RoI feature.
     3. Positives: if ``g`` is an exemplar (IQ >= 0.65 and >= 8 predictions), its own Γ boxes
        (:class:`InstanceTransform`) RoI-aligned from its own image; otherwise up to
@@ -78,7 +80,7 @@ class FIRoIHead(StandardRoIHead):
     def __init__(self,
                  *args,
                  feat2embed: dict = dict(type='Feat2Embed'),
-                 instance_quality: dict = dict(type='InstanceQuality', mode='paper'),
+                 instance_quality: dict = dict(type='InstanceQuality', mode='official'),
                  loss_fi: dict = dict(type='FeatureImitationLoss', temperature=0.6, loss_weight=0.5),
                  transform: dict = dict(type='InstanceTransform'),
                  exemplar_capacity: int = 256,
@@ -107,6 +109,7 @@ class FIRoIHead(StandardRoIHead):
         self.quality_weights = tuple(float(w) for w in quality_weights)
         self.feature_reweight = feature_reweight
         self._fi_gt_instances = None
+        self._fi_unmeasured = 0
 
     # ------------------------------------------------------------------ forward / loss plumbing
     def _bbox_forward(self, x: Tuple[Tensor], rois: Tensor) -> dict:
@@ -133,15 +136,21 @@ class FIRoIHead(StandardRoIHead):
             raise RuntimeError('FIRoIHead.bbox_loss needs the gt instances: call FIRoIHead.loss')
         bbox_results['loss_bbox']['loss_fi'] = self.feature_imitation_loss(
             x, sampling_results, bbox_results, self._fi_gt_instances)
-        # logged, not optimised (no 'loss' in the key): the size of the exemplar set
-        bbox_results['loss_bbox']['fi_exemplars'] = self.exemplar_set.count.sum().float()
+        # logged, not optimised (no 'loss' in the key): the size of the exemplar set, per class too, and how
+        # many gts of the step had no measured prediction (left out of Alg. 1)
+        counts = self.exemplar_set.count.float()
+        bbox_results['loss_bbox']['fi_exemplars'] = counts.sum()
+        for k in range(self.num_classes):
+            bbox_results['loss_bbox'][f'fi_exemplars_c{k}'] = counts[k]
+        bbox_results['loss_bbox']['fi_unmeasured_gts'] = counts.new_tensor(float(self._fi_unmeasured))
         return bbox_results
 
     # ------------------------------------------------------------------ Eq. (3)
     @torch.no_grad()
     def instance_quality_of(self, sampling_result: SamplingResult, gt_instances, cls_score: Tensor,
-                            bbox_pred: Tensor) -> Tuple[Tensor, Tensor]:
-        """IQ and prediction counts of one image's gts; cls_score / bbox_pred are its positive rows."""
+                            bbox_pred: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """IQ, counts of S' and of all measured predictions of one image's gts (see
+        :meth:`InstanceQuality.forward`); cls_score / bbox_pred are its positive rows."""
         gt_labels = gt_instances.labels
         is_pred = sampling_result.pos_is_gt == 0  # gt boxes added as proposals are not predictions
         assigned = sampling_result.pos_assigned_gt_inds[is_pred].long()
@@ -177,34 +186,39 @@ class FIRoIHead(StandardRoIHead):
         nums = [len(res.priors) for res in sampling_results]
         starts = [sum(nums[:i]) for i in range(num_imgs)]
         # ---- per image: IQ (Eq. (3)), gt boxes in RoI type, background rows
-        roi_gts, rgt_list, labels, iqs, counts, img_ids, bg_rows = [], [], [], [], [], [], []
+        roi_gts, rgt_list, labels, iqs, counts, measured, img_ids, bg_rows = [], [], [], [], [], [], [], []
         for i, (res, gts) in enumerate(zip(sampling_results, batch_gt_instances)):
             n_pos = len(res.pos_inds)
             rows = slice(starts[i], starts[i] + n_pos)
-            iq, cnt = self.instance_quality_of(res, gts, bbox_results['cls_score'][rows],
-                                               bbox_results['bbox_pred'][rows])
+            iq, cnt, meas = self.instance_quality_of(res, gts, bbox_results['cls_score'][rows],
+                                                     bbox_results['bbox_pred'][rows])
             rgts = _as_rboxes(gts.bboxes).to(device)
             roi_gts.append(_like_priors(rgts, res.priors))
             rgt_list.append(rgts)
             labels.append(gts.labels.to(device).long())
             iqs.append(iq)
             counts.append(cnt)
+            measured.append(meas)
             img_ids.append(torch.full((len(gts.labels), ), i, dtype=torch.long, device=device))
             bg_rows.append(torch.arange(starts[i] + n_pos, starts[i] + nums[i], device=device))
-        labels, iq, cnt, img_ids = (torch.cat(t) for t in (labels, iqs, counts, img_ids))
+        labels, iq, cnt, meas, img_ids = (torch.cat(t) for t in (labels, iqs, counts, measured, img_ids))
         bg_rows = torch.cat(bg_rows)
-        num_gts = labels.numel()
+        # a gt without any measured prediction has no quality (not a low one): it is no anchor this step
+        keep = (meas > 0).nonzero().flatten()
+        self._fi_unmeasured = int(labels.numel() - keep.numel())
+        num_gts = keep.numel()
         if num_gts == 0:
             self.exemplar_set.push(self.exemplar_set.feats.new_zeros((0, ) + self.exemplar_set.feat_shape),
-                                   labels)
+                                   labels[:0])
             return self._zero_loss()
 
-        # ---- anchors: each gt's own RoI feature (with gradient)
+        # ---- anchors: each measured gt's own RoI feature (with gradient)
         extractor = self.bbox_roi_extractor
-        gt_feats = extractor(x[:extractor.num_inputs], bbox2roi(roi_gts))
+        gt_feats = extractor(x[:extractor.num_inputs], bbox2roi(roi_gts))[keep]
+        labels, iq, cnt, meas, img_ids = (t[keep] for t in (labels, iq, cnt, meas, img_ids))
         anchors = self.feat2embed(gt_feats)
-        quality = self.instance_quality.quality_class(iq)
-        is_ex = self.instance_quality.is_exemplar(iq, cnt)
+        quality = self.instance_quality.quality_class(iq, meas)
+        is_ex = self.instance_quality.is_exemplar(iq, cnt, meas)
 
         # ---- Alg. 1 lines 4, 7, 9: contrast samples of every anchor
         idx, valid, pos, used = self.sample_contrast(labels, quality, is_ex, bg_rows.numel())
@@ -225,12 +239,12 @@ class FIRoIHead(StandardRoIHead):
             aug_emb = anchors.new_zeros((0, dim))
             if ex_gt.numel():
                 aug_emb = self.feat2embed(self.transform_feats(
-                    x, torch.cat(rgt_list)[ex_gt], img_ids[ex_gt], [res.priors for res in sampling_results]))
+                    x, torch.cat(rgt_list)[keep][ex_gt], img_ids[ex_gt], [res.priors for res in sampling_results]))
         table = table.index_copy(0, used_ex + n_bg, ex_emb.to(table.dtype))
         table = table.index_copy(0, torch.arange(aug_emb.shape[0], device=device) + n_bg + n_ex,
                                  aug_emb.to(table.dtype))
 
-        # ---- Eq. (5) with per-quality weights, mean per image, mean over images
+        # ---- Eq. (5) with per-quality weights, mean per image (over its measured gts), mean over images
         gts_per_img = torch.bincount(img_ids, minlength=num_imgs).to(anchors.dtype)
         weight = anchors.new_tensor(self.quality_weights)[quality] / gts_per_img[img_ids]
         loss = self.loss_fi(anchors, table[idx], pos, valid, weight=weight, avg_factor=num_imgs)

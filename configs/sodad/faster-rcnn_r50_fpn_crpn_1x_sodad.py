@@ -3,4 +3,4 @@
 # Rotated Faster R-CNN + CRPN).
 _base_ = ['./faster-rcnn_r50_fpn_1x_sodad.py', '../crpn/_base_/crpn.py']
 
-model = {{_base_.crpn_hbox}}
+model = {{_base_.crpn_hbox_sodad}}

@@ -35,6 +35,7 @@ val_evaluator = None
 val_cfg = None
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=20)
 param_scheduler = []
+auto_scale_lr = dict(enable=False)  # lr 0.01 for the tiny configs' batch of 1, not scaled
 default_hooks = dict(
     logger=dict(interval=5),
     checkpoint=dict(by_epoch=False, interval=20, max_keep_ckpts=1))

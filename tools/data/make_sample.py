@@ -491,7 +491,8 @@ def readme(args, stems, datas, coco=None):
     cmd = (f'python tools/data/make_sample.py --out {args.out} --num-images {args.num_images} --seed {args.seed} '
            f'--min-size {args.min_size} --max-size {args.max_size} --quality {args.quality}'
            + (' --format sodad' if sodad else '')
-           + (f' --prefix {args.prefix}' if args.prefix != FORMATS[args.format]['prefix'] else ''))
+           + ('' if getattr(args, 'image_size', None) is None else ' --image-size {} {}'.format(*args.image_size))
+           + ('' if getattr(args, 'prefix', None) is None else f' --prefix {args.prefix}'))
     if sodad:
         layout = [
             '# Synthetic SODA-D sample',
@@ -556,12 +557,15 @@ def parse_args(argv=None):
     p.add_argument('--max-size', type=float, default=44, help='largest object sqrt(area) in px')
     p.add_argument('--quality', type=int, default=90, help='JPEG quality')
     p.add_argument('--only', type=int, default=None, help='generate only image INDEX (0-based; unset: all); no README')
+    p.add_argument('--image-size', type=int, nargs=2, metavar=('W', 'H'), default=None,
+                   help='draw every image at W x H px (unset: the fixed sizes of the sample, then random sizes)')
     p.add_argument('--prefix', default=None,
-                   help='image stem prefix, <prefix>_0001 ... (unset: sample or sodad); e.g. "train" for a '
-                        'training set whose names differ from the sample\'s')
+                   help='file stem prefix, <prefix>_0001 ... (unset: sample / sodad); distinct prefixes keep '
+                        'the image names of separately generated sets (e.g. train and test) apart')
     args = p.parse_args(argv)
+    if args.image_size is not None and min(args.image_size) <= 0:
+        p.error(f'--image-size must be positive, got {args.image_size}')
     fmt = FORMATS[args.format]
-    args.prefix = fmt['prefix'] if args.prefix is None else args.prefix
     args.out = fmt['out'] if args.out is None else args.out
     args.num_images = fmt['num_images'] if args.num_images is None else args.num_images
     return args
@@ -580,8 +584,10 @@ def main(argv=None):
     indices = range(args.num_images) if args.only is None else [args.only]
     stems, datas = [], []
     for i in indices:
-        stem, img, data = generate_image(args.seed, i, args.min_size, args.max_size, axis_aligned=sodad,
-                                         prefix=args.prefix, sizes=fmt['sizes'])
+        stem, img, data = generate_image(args.seed, i, args.min_size, args.max_size,
+                                         size=None if args.image_size is None else tuple(args.image_size),
+                                         axis_aligned=sodad, prefix=args.prefix or fmt['prefix'],
+                                         sizes=fmt['sizes'])
         ok, buf = cv2.imencode('.jpg', img, [cv2.IMWRITE_JPEG_QUALITY, args.quality])
         if not ok:
             print(f'error: JPEG encoding of {stem} failed', file=sys.stderr)

@@ -1,11 +1,13 @@
 """Instance Quality, Eq. (3) of CFINet, and the quality classes built on it."""
+from typing import Optional
+
 import torch
 from torch import Tensor, nn
 
 from ...registry import register_module
 
 
-QUALITY_LOW, QUALITY_MID, QUALITY_HIGH = 0, 1, 2
+QUALITY_NONE, QUALITY_LOW, QUALITY_MID, QUALITY_HIGH = -1, 0, 1, 2
 
 
 @register_module('MODELS')
@@ -16,13 +18,17 @@ class InstanceQuality(nn.Module):
 
     Two modes:
 
-    - ``'paper'`` (default): ``S'`` = predictions whose arg-max class (over the N+1 scores, background
+    - ``'official'`` (default, the rule behind the published numbers, for which T_hq = 0.65 was tuned):
+      the authors' code, ``S'`` = predictions with ``C_{j,c*} >= score_thr`` (0.05); ``IoU_j`` is the
+      assigner's IoU of the *proposal* with the gt.
+    - ``'paper'`` (ablation): ``S'`` = predictions whose arg-max class (over the N+1 scores, background
       included) is ``c*``; ``IoU_j`` is the IoU of the *predicted* (decoded, rotated) box with the gt.
-    - ``'official'``: the authors' code, ``S'`` = predictions with ``C_{j,c*} >= score_thr`` (0.05);
-      ``IoU_j`` is the assigner's IoU of the *proposal* with the gt.
 
     In both modes the gt boxes that the sampler adds as proposals are not predictions and must not be
-    passed in (the caller filters ``pos_is_gt``). A gt with no prediction in ``S'`` has IQ 0 and count 0.
+    passed in (the caller filters ``pos_is_gt``). A gt with predictions but none in ``S'`` has IQ 0 and
+    count 0: it was measured and is of low quality. A gt with no prediction at all (``measured == 0``,
+    e.g. none of its proposals was sampled in a dense patch) has no quality: :meth:`quality_class` gives it
+    ``QUALITY_NONE`` and it is never an exemplar (the official code calls it low quality).
 
     Quality classes: low ``IQ < low_thr`` (0.25), mid ``low_thr <= IQ < high_thr`` (0.65), high
     ``IQ >= high_thr``. An *exemplar* (pushed into the exemplar set, positives from Γ) needs a high IQ and
@@ -31,7 +37,7 @@ class InstanceQuality(nn.Module):
     """
 
     def __init__(self,
-                 mode: str = 'paper',
+                 mode: str = 'official',
                  score_thr: float = 0.05,
                  low_thr: float = 0.25,
                  high_thr: float = 0.65,
@@ -59,14 +65,16 @@ class InstanceQuality(nn.Module):
             gt_labels: (G,) gt classes ``c*``.
 
         Returns:
-            tuple(Tensor, Tensor): ``iq`` (G,) float and ``counts`` (G,) long, ``|S'|`` per gt.
+            tuple(Tensor, Tensor, Tensor): ``iq`` (G,) float, ``counts`` (G,) long, ``|S'|`` per gt, and
+            ``measured`` (G,) long, ``|S|`` per gt (all its predictions, before the selection of ``S'``).
         """
         num_gts = gt_labels.numel()
         iq = cls_probs.new_zeros(num_gts)
         counts = torch.zeros(num_gts, dtype=torch.long, device=gt_labels.device)
         if num_gts == 0 or assigned_gt_inds.numel() == 0:
-            return iq, counts
+            return iq, counts, counts.clone()
         assigned_gt_inds = assigned_gt_inds.long()
+        measured = counts.index_add(0, assigned_gt_inds, torch.ones_like(assigned_gt_inds))
         c_star = gt_labels[assigned_gt_inds].long()
         p = cls_probs.gather(1, c_star[:, None]).squeeze(1)
         if self.mode == 'paper':
@@ -76,12 +84,20 @@ class InstanceQuality(nn.Module):
         vals = (p * ious.to(p.dtype)) * keep
         sums = iq.index_add(0, assigned_gt_inds, vals)
         counts = counts.index_add(0, assigned_gt_inds, keep.long())
-        return sums / counts.clamp(min=1).to(sums.dtype), counts
+        return sums / counts.clamp(min=1).to(sums.dtype), counts, measured
 
-    def quality_class(self, iq: Tensor) -> Tensor:
-        """0 = low (< low_thr), 1 = mid, 2 = high (>= high_thr)."""
-        return (iq >= self.low_thr).long() + (iq >= self.high_thr).long()
+    def quality_class(self, iq: Tensor, measured: Optional[Tensor] = None) -> Tensor:
+        """0 = low (< low_thr), 1 = mid, 2 = high (>= high_thr); -1 (``QUALITY_NONE``) where ``measured``
+        is given and 0: no prediction, no quality."""
+        q = (iq >= self.low_thr).long() + (iq >= self.high_thr).long()
+        if measured is not None:
+            q = q.masked_fill(measured == 0, QUALITY_NONE)
+        return q
 
-    def is_exemplar(self, iq: Tensor, counts: Tensor) -> Tensor:
-        """High IQ and at least ``min_num_preds`` predictions (Alg. 1 line 5 with the count bound)."""
-        return (iq >= self.high_thr) & (counts >= self.min_num_preds)
+    def is_exemplar(self, iq: Tensor, counts: Tensor, measured: Optional[Tensor] = None) -> Tensor:
+        """High IQ and at least ``min_num_preds`` predictions (Alg. 1 line 5 with the count bound), and
+        (where ``measured`` is given) at least one measured prediction."""
+        ex = (iq >= self.high_thr) & (counts >= self.min_num_preds)
+        if measured is not None:
+            ex = ex & (measured > 0)
+        return ex

@@ -71,14 +71,15 @@ class DynamicIoUAssigner(BaseAssigner):
     Pure tensor operations: runs on CPU and GPU (the official one is CUDA-only).
 
     Args:
-        mode (str): threshold mode of Eq. (1), ``'paper'`` (default) or ``'official'``.
+        mode (str): threshold mode of Eq. (1), ``'official'`` (default: the rule behind the published
+            numbers) or ``'paper'`` (the formula as printed; an ablation).
         neg_iou_thr (float): anchors below this IoU with every ground truth are negative.
         thr_cfg (dict, optional): constants of Eq. (1) passed to :func:`dynamic_pos_iou_thr`
             (``floor``, ``base``, ``gamma``, ``ref_size``, ``official_min``, ``official_max``).
         iou_calculator (dict): horizontal IoU calculator.
     """
 
-    def __init__(self, mode: str = 'paper', neg_iou_thr: float = 0.15, thr_cfg: Optional[dict] = None,
+    def __init__(self, mode: str = 'official', neg_iou_thr: float = 0.15, thr_cfg: Optional[dict] = None,
                  iou_calculator: dict = dict(type='mmdet.BboxOverlaps2D')) -> None:
         if mode not in THRESHOLD_MODES:
             raise ValueError(f'DynamicIoUAssigner: mode must be one of {THRESHOLD_MODES}, got {mode!r}')

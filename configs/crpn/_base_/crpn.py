@@ -41,8 +41,11 @@ crpn_stage2_rbox = dict(
                     target_stds=[1.0, 1.0, 1.0, 1.0, 0.5, 0.5]),
     loss_bbox=dict(type='mmdet.SmoothL1Loss', beta=1.0 / 9.0, loss_weight=9.0))
 
+# Eq. (1), all levels jointly: mode='official' is the rule of the authors' code, behind the published numbers
+# (min(0.25, clamp(0.25 + 0.15 log2(s/12), 0.20, 0.70))); the paper's printed formula (max(0.25, 0.20 + 0.15
+# ln(s/12))) is the ablation of configs/*/*_paper-rules_*.py (crpn_train_cfg_*_paper below)
 _crpn_stage1_train = dict(
-    assigner=dict(type='DynamicIoUAssigner', mode='paper', neg_iou_thr=0.15),  # Eq. (1), all levels jointly
+    assigner=dict(type='DynamicIoUAssigner', mode='official', neg_iou_thr=0.15),
     allowed_border=-1, pos_weight=-1, debug=False)
 _crpn_sampler = dict(type='mmdet.RandomSampler', num=256, pos_fraction=0.5, neg_pos_ub=-1,
                      add_gt_as_proposals=False)
@@ -58,6 +61,10 @@ crpn_train_cfg_rbox = dict(
          dict(_crpn_stage2_train, assigner=dict(_crpn_stage2_train['assigner'],
                                                 iou_calculator=dict(type='RBbox2HBboxOverlaps2D')))],
     rpn_proposal=_crpn_proposal)
+# the paper's Eq. (1) as printed (ablation): the same train_cfg with the stage-1 assigner in mode='paper'
+_crpn_stage1_train_paper = dict(_crpn_stage1_train, assigner=dict(_crpn_stage1_train['assigner'], mode='paper'))
+crpn_train_cfg_hbox_paper = dict(crpn_train_cfg_hbox, rpn=[_crpn_stage1_train_paper, crpn_train_cfg_hbox['rpn'][1]])
+crpn_train_cfg_rbox_paper = dict(crpn_train_cfg_rbox, rpn=[_crpn_stage1_train_paper, crpn_train_cfg_rbox['rpn'][1]])
 crpn_test_cfg = dict(rpn=dict(nms_pre=1000, max_per_img=300, nms=dict(type='nms', iou_threshold=0.5), min_bbox_size=0))
 
 # The model changes that turn a baseline config into its CRPN variant: P2-P5 (no P6), the two-stage head,
@@ -78,6 +85,10 @@ crpn_hbox = dict(
     test_cfg=crpn_test_cfg)
 crpn_rbox = dict(crpn_hbox, rpn_head=dict(crpn_hbox['rpn_head'], stages=[crpn_stage1, crpn_stage2_rbox]),
                  train_cfg=crpn_train_cfg_rbox)
+# SODA-D: the baseline's RoI extractor reads P3-P6 (LevelOffsetRoIExtractor, start_level 1); CRPN's reads P2-P5
+crpn_hbox_sodad = dict(crpn_hbox, roi_head=dict(bbox_roi_extractor=dict(featmap_strides=[4, 8, 16, 32],
+                                                                        start_level=0)))
 # the tiny models' FPN has 32 channels
 crpn_hbox_tiny = dict(crpn_hbox, rpn_head=dict(crpn_hbox['rpn_head'], in_channels=32, feat_channels=32))
 crpn_rbox_tiny = dict(crpn_rbox, rpn_head=dict(crpn_rbox['rpn_head'], in_channels=32, feat_channels=32))
+crpn_hbox_sodad_tiny = dict(crpn_hbox_sodad, rpn_head=crpn_hbox_tiny['rpn_head'])

@@ -7,8 +7,10 @@ fi_roi_head = dict(
     # follow the RoI extractor and box head
     feat2embed=dict(type='Feat2Embed', hidden_channels=512, embed_channels=128,
                     norm_cfg=dict(type='GN', num_groups=32, requires_grad=True)),
-    # Eq. (3): 'paper' (predicted-box rotated IoU, arg-max class) or 'official'; T_hq 0.65, >= 8 predictions
-    instance_quality=dict(type='InstanceQuality', mode='paper', score_thr=0.05, low_thr=0.25, high_thr=0.65,
+    # Eq. (3): 'official' (the authors' IQ, p(c*) >= 0.05, proposal IoU; T_hq 0.65 was tuned with it) or
+    # 'paper' (predicted-box rotated IoU, arg-max class; the ablation of configs/*/*_paper-rules_*.py);
+    # T_hq 0.65, >= 8 predictions
+    instance_quality=dict(type='InstanceQuality', mode='official', score_thr=0.05, low_thr=0.25, high_thr=0.65,
                           min_num_preds=8),
     # Eq. (5)/(6): tau 0.6, alpha_3 0.5
     loss_fi=dict(type='FeatureImitationLoss', temperature=0.6, loss_weight=0.5),
@@ -28,3 +30,5 @@ fi_paramwise_cfg = dict(custom_keys={'roi_head.feat2embed.mlp': dict(lr_mult=0.0
 fi_roi_head_tiny = dict(
     fi_roi_head,
     feat2embed=dict(fi_roi_head['feat2embed'], norm_cfg=dict(type='GN', num_groups=8, requires_grad=True)))
+# the paper's Eq. (3) as printed (ablation), used as model=dict(roi_head={{_base_.fi_paper_rules}})
+fi_paper_rules = dict(instance_quality=dict(mode='paper'))
