@@ -38,14 +38,36 @@ class ExemplarSet(nn.Module):
         self.register_buffer('ptr', torch.zeros(num_classes, dtype=torch.long))
         self.register_buffer('count', torch.zeros(num_classes, dtype=torch.long))
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+    #: the buffers, all saved in training checkpoints; ``tools/publish_model.py`` strips all of them
+    BUFFER_NAMES = ('feats', 'ptr', 'count')
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs):
         key = prefix + 'feats'
         if key in state_dict and tuple(state_dict[key].shape) != tuple(self.feats.shape):
             raise RuntimeError(
                 f'ExemplarSet: checkpoint holds {key} of shape {tuple(state_dict[key].shape)}, the model '
                 f'expects {tuple(self.feats.shape)} (num_classes, capacity, channels, roi, roi); '
                 'build the model with the same num_classes / exemplar_capacity / RoI size as the checkpoint')
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        keys = [prefix + n for n in self.BUFFER_NAMES]
+        absent = not any(k in state_dict for k in keys)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
+        if absent:
+            # A published checkpoint (tools/publish_model.py) has no exemplar set: training-only state that
+            # inference never reads. Loading it gives an empty set, not "missing keys"; a checkpoint that holds
+            # only some of the three buffers is still reported as missing the others.
+            for k in keys:
+                while k in missing_keys:
+                    missing_keys.remove(k)
+            self.reset()
+
+    @torch.no_grad()
+    def reset(self) -> None:
+        """Empty the set (all slots free)."""
+        self.feats.zero_()
+        self.ptr.zero_()
+        self.count.zero_()
 
     def __len__(self) -> int:
         return int(self.count.sum())
