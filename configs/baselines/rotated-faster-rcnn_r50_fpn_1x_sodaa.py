@@ -75,3 +75,9 @@ test_evaluator = dict(_delete_=True, type='SODAAMetric', ann_dir=data_root + 'ra
 # The lr is for a total batch of 8 (4 GPUs x 2 images); --auto-scale-lr rescales it for other batches.
 optim_wrapper = dict(optimizer=dict(lr=0.01))
 auto_scale_lr = dict(enable=False, base_batch_size=8)
+
+# ---------------------------------------------------------------------------------------------- reliability
+# A NaN/inf loss term or gradient stops the run before the optimizer step (mode='skip': skip such steps and count
+# them); checkpoints carry the random generators' states so that --resume continues bit-identically. README
+# "Reliability".
+custom_hooks = [dict(type='NonFiniteGuardHook', mode='stop'), dict(type='RNGStateHook')]

@@ -68,3 +68,9 @@ test_evaluator = dict(_delete_=True, type='SODADMetric', ann_file=data_root + 'r
 train_cfg = dict(max_epochs=12, val_interval=12)
 optim_wrapper = dict(optimizer=dict(lr=0.01))
 auto_scale_lr = dict(enable=False, base_batch_size=4)
+
+# ---------------------------------------------------------------------------------------------- reliability
+# A NaN/inf loss term or gradient stops the run before the optimizer step (mode='skip': skip such steps and count
+# them); checkpoints carry the random generators' states so that --resume continues bit-identically. README
+# "Reliability".
+custom_hooks = [dict(type='NonFiniteGuardHook', mode='stop'), dict(type='RNGStateHook')]
