@@ -2,14 +2,17 @@
 
 ``--out`` saves the raw per-patch predictions (one dict per patch with ``img_id``, ``ori_id``, ``x_start``,
 ``y_start`` and ``pred_instances``) so that ``tools/eval_sodaa.py`` can evaluate them again later.
+
+Exit status 2: the checkpoint cannot be used (missing, truncated, corrupted, saved by another config).
 """
 import argparse
 import os.path as osp
+import sys
 
 from mmdet.evaluation import DumpDetResults
 
-from cfinet_rotated.utils import (build_runner, finish_distributed, load_config, mmengine_checkpoint_globals,
-                                  parse_args_with_common)
+from cfinet_rotated.utils import (CheckpointError, build_runner, check_runner_checkpoint, finish_distributed,
+                                  load_config, mmengine_checkpoint_globals, parse_args_with_common)
 
 
 def parse_args():
@@ -44,9 +47,15 @@ def main():
             raise ValueError(f'--out {args.out}: the output file must be a .pkl/.pickle file')
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
     with mmengine_checkpoint_globals():
+        try:
+            check_runner_checkpoint(runner, cfg, 'test')
+        except CheckpointError as e:
+            print(f'test.py: error: {e}', file=sys.stderr)
+            return 2
         runner.test()
     finish_distributed()
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())
