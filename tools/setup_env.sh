@@ -27,7 +27,7 @@ PYV="$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 [ "$PYV" = "3.11" ] || die "Python 3.11 is required (torch $TORCH_VER/torchvision $TV_VER wheels, mmcv $MMCV_VER); '$PY' is $PYV. Set PYTHON=/path/to/python3.11."
 "$PY" -c 'import venv, ensurepip' 2>/dev/null || die "Python's venv/ensurepip modules are missing (Debian: apt-get install python3.11-venv)."
 
-want_stamp="$(cat requirements/stack.txt tools/setup_env.sh setup.py | sha256sum | cut -c1-16)"
+want_stamp="$(cat requirements/stack.txt requirements/tests.txt tools/setup_env.sh setup.py | sha256sum | cut -c1-16)"
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want_stamp" ] && [ -x "$VENV/bin/python" ]; then
   say "environment up to date ($VENV)"; exit 0
 fi
@@ -78,6 +78,8 @@ fi
 # ---- the rest of the stack -------------------------------------------------------------------------
 say "installing requirements/stack.txt"
 "${PIP[@]}" install -q -r requirements/stack.txt
+say "installing requirements/tests.txt"
+"${PIP[@]}" install -q -r requirements/tests.txt
 
 # dotadevkit (DOTA_devkit): an independent check of polygon IoU in tests. --no-deps: its declared
 # opencv_contrib_python would clash with opencv-python-headless.
