@@ -98,18 +98,27 @@ class NonFiniteGuardHook(Hook):
             self._patch(ow, 'step', self._guarded_step(ow, ow.step))
 
     def after_train(self, runner):
-        for obj, name in reversed(self._restore):
-            delattr(obj, name)  # back to the class's method
+        for obj, name, previous in reversed(self._restore):
+            if previous is None:
+                delattr(obj, name)  # back to the class's method
+            else:
+                setattr(obj, name, previous)
         self._restore = []
         if self.num_skipped:
             print_log(f'NonFiniteGuardHook: {self.num_skipped} optimizer step(s) skipped for NaN/inf in this run',
                       logger='current', level=logging.WARNING)
 
     def _patch(self, obj, name, fn):
-        if name in vars(obj):
-            raise RuntimeError(f'NonFiniteGuardHook: {type(obj).__name__}.{name} is already patched')
+        # an instance attribute may be there already: MMEngine's parameter schedulers wrap ``optim_wrapper.step``
+        # with a call counter (and check for its ``_with_counter`` mark); ours calls it and keeps the mark
+        previous = vars(obj).get(name)
+        if getattr(previous, '_nonfinite_guard', False):
+            raise RuntimeError(f'NonFiniteGuardHook: {type(obj).__name__}.{name} is guarded twice (two guard hooks?)')
+        fn._nonfinite_guard = True
+        if getattr(previous, '_with_counter', False):
+            fn._with_counter = True
         setattr(obj, name, fn)
-        self._restore.append((obj, name))
+        self._restore.append((obj, name, previous))
 
     # ---------------------------------------------------------------------------------------- the checks
     def _iteration(self):
