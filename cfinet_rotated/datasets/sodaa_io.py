@@ -9,6 +9,7 @@ category_id: 0..9}]``; ``category_id`` 9 is an ignore region. Split patches (off
 """
 import json
 import math
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,8 +91,9 @@ def parse_sodaa(data, path='<memory>', min_area=1.0):
         if not isinstance(ann, dict) or 'poly' not in ann:
             raise AnnotationError(f'{path}: annotation #{i} is not an object with a "poly" field')
         cat = ann.get('category_id', ann.get('cat_id'))
-        if isinstance(cat, bool) or not isinstance(cat, (int, float)) or cat != int(cat) \
-                or not 0 <= int(cat) <= IGNORE_ID:
+        # NaN/Infinity are valid JSON for Python's reader: int() of them raised ValueError/OverflowError
+        if isinstance(cat, bool) or not isinstance(cat, (int, float)) or not math.isfinite(cat) \
+                or cat != int(cat) or not 0 <= int(cat) <= IGNORE_ID:
             skipped['unknown class'] += 1
             continue
         cat = int(cat)
@@ -131,6 +133,22 @@ def load_sodaa(path, min_area=1.0):
 def format_skips(skipped):
     """``Counter`` of skip reasons -> ``'3 degenerate, 1 unknown class'`` (empty string when none)."""
     return ', '.join(f'{n} {r}' for r, n in sorted(skipped.items()) if n)
+
+
+def image_file_problem(path):
+    """``None`` for an image file that an OpenCV decoder recognises, else what is wrong with it (for an error
+    message that names the file): it does not exist, is empty, or is not an image. Checked when a dataset is
+    built, so that a bad file stops the run at once with its name, not hours later inside the data pipeline with
+    a decoder traceback. Reads only the file's header."""
+    import cv2
+    path = str(path)
+    if not os.path.isfile(path):
+        return 'does not exist'
+    if os.path.getsize(path) == 0:
+        return 'is empty (0 bytes)'
+    if not cv2.haveImageReader(path):
+        return 'is not an image (no image decoder recognises its header)'
+    return None
 
 
 def list_annotation_files(ann_dir):
