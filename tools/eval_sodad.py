@@ -46,7 +46,10 @@ def main(argv=None):
             n = write_coco_results(preds, args.coco_out, image_ids)
             print(f'\n{n} merged detections written to {args.coco_out}')
         print(f'\nevaluating {len(gts)} images ({len(preds)} with detections)')
-        return evaluate_sodad(gts, preds, SODAD_CLASSES, nproc=args.nproc, progress=True)
+        try:
+            return evaluate_sodad(gts, preds, SODAD_CLASSES, nproc=args.nproc, progress=True)
+        except ValueError as e:  # the predictions do not fit the ground truth: name both files
+            raise ValueError(f'{args.pred} (predictions) vs {args.ann} (ground truth): {e}') from None
 
     result = run_evaluation('eval_sodad', evaluate, args.out, pred=args.pred, ann_file=args.ann)
     return 2 if result is None else 0
