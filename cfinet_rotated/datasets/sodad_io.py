@@ -108,9 +108,11 @@ def parse_sodad(data, path='<memory>'):
                               f'{_first([ann_ids[r] for r in rows])}: image_id '
                               f'{_first([anns[r]["image_id"] for r in rows])})')
     try:
-        bbox = np.array([a['bbox'] for a in anns], dtype=np.float64).reshape(len(anns), -1)
-        if bbox.shape[1] != 4:
+        # numbers only: numpy would turn null into NaN and "1" into 1.0, which MMDetection's dataset then adds
+        # to floats (TypeError)
+        if not all(_is_box(a['bbox']) for a in anns):
             raise ValueError
+        bbox = np.array([a['bbox'] for a in anns], dtype=np.float64).reshape(len(anns), -1)
     except (TypeError, ValueError):
         rows = [i for i, a in enumerate(anns) if not _is_box(a['bbox'])]
         raise AnnotationError(f'{path}: "bbox" must be 4 numbers [x, y, w, h] (annotation ids '
@@ -148,10 +150,8 @@ def _is_size(v):
 
 
 def _is_box(b):
-    try:
-        return len(np.asarray(b, dtype=np.float64).reshape(-1)) == 4
-    except (TypeError, ValueError):
-        return False
+    return isinstance(b, list) and len(b) == 4 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                       for v in b)
 
 
 def load_sodad(path):
