@@ -150,7 +150,7 @@ def _is_size(v):
 
 
 def _is_box(b):
-    return isinstance(b, list) and len(b) == 4 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+    return isinstance(b, (list, tuple)) and len(b) == 4 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
                                                        for v in b)
 
 
