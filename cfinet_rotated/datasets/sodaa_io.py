@@ -19,6 +19,8 @@ import numpy as np
 SODAA_CLASSES = ('airplane', 'helicopter', 'small-vehicle', 'large-vehicle', 'ship', 'container',
                  'storage-tank', 'swimming-pool', 'windmill')
 IGNORE_ID = 9
+#: largest coordinate magnitude kept (float32's largest finite value); beyond it a polygon counts as non-finite
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: reasons a polygon is skipped; every skip is counted under one of these keys
 SKIP_REASONS = ('wrong length', 'non-finite', 'degenerate', 'unknown class')
 
@@ -67,7 +69,8 @@ def check_polygon(poly, min_area=1.0):
         vals = [float(v) for v in poly]
     except (TypeError, ValueError):
         return 'non-finite'
-    if not all(math.isfinite(v) for v in vals):
+    # finite also in float32, the dtype of boxes in the model: 3.5e38 would become inf there (and NaN losses)
+    if not all(math.isfinite(v) and abs(v) <= FLOAT32_MAX for v in vals):
         return 'non-finite'
     if polygon_area(vals) < min_area:
         return 'degenerate'
@@ -104,7 +107,7 @@ def parse_sodaa(data, path='<memory>', min_area=1.0):
             except (TypeError, ValueError):
                 skipped['wrong length'] += 1
                 continue
-            if len(p) < 3 or not np.isfinite(p).all():
+            if len(p) < 3 or not (np.isfinite(p) & (np.abs(p) <= FLOAT32_MAX)).all():
                 skipped['wrong length' if len(p) < 3 else 'non-finite'] += 1
                 continue
             ignore.append(p)
