@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cfinet_rotated.datasets.sodaa_io import SKIP_REASONS, SODAA_CLASSES, AnnotationError, load_sodaa, polygon_area

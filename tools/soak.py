@@ -4,9 +4,10 @@
     python tools/soak.py --minutes 3 --interval 20 --warmup-iters 40   # a quick check
 
 Generates a raw SODA-A-format sample with tools/data/make_sample.py and splits it with tools/data/sodaa_split.py
-into --patch-size patches (both into --work-dir; 256 px by default, so that a one-thread CPU run reaches a few
-thousand iterations in 30 minutes: the tiny CFINet takes about 8 s per 800 px patch there), then trains CONFIG (default: the tiny CFINet, with checkpoints every --ckpt-interval
-iterations, as a real run) until --minutes have passed. Every --interval iterations it prints the resident set
+into --patch-size patches (both into --work-dir; 256 px by default, so that a one-thread CPU run reaches about a
+thousand iterations in 30 minutes: the tiny CFINet takes about 8 s per 800 px patch there, 1-2 s per 256 px one),
+then trains CONFIG (default: the tiny CFINet, with checkpoints every --ckpt-interval iterations, as a real run)
+until --minutes have passed. Every --interval iterations it prints the resident set
 size (VmRSS, after a garbage collection). The last line is ``rss_growth_mb_per_1k_iters=<f>``: the least-squares
 slope of RSS against the iteration over the samples after --warmup-iters (allocator pools, caches and the FI
 exemplar buffers settle first), times 1,000. Target: below 5 MB per 1,000 iterations. Not part of the test suite.
@@ -128,7 +129,8 @@ def main(argv=None):
     used = [s for s in samples if s[0] >= args.warmup_iters]
     print(f'soak: {iters} iterations in {args.minutes:g} min; {len(samples)} RSS samples, {len(used)} after the '
           f'warm-up of {args.warmup_iters} iterations' +
-          (f' ({used[0][1]:.1f} MB at iter {used[0][0]} -> {used[-1][1]:.1f} MB at iter {used[-1][0]})' if used else ''))
+          (f' ({used[0][1]:.1f} MB at iter {used[0][0]} -> {used[-1][1]:.1f} MB at iter {used[-1][0]})'
+           if used else ''))
     if slope is None:
         print('soak: fewer than 3 RSS samples after the warm-up: no growth figure (run longer, or lower '
               '--interval / --warmup-iters)')
