@@ -234,26 +234,14 @@ class RNGStateHook(Hook):
         self._state = None
 
     def before_save_checkpoint(self, runner, checkpoint):
-        # every rank calls this (MMEngine writes the file on rank 0 only): keep each rank's state
-        state = get_rng_state()
-        checkpoint['rng_state'] = state
-        if dist.get_world_size() > 1:
-            checkpoint['rng_state_per_rank'] = dist.all_gather_object(state)
+        # rank 0 only (``Runner.save_checkpoint`` is master-only: no collective may run here)
+        checkpoint['rng_state'] = get_rng_state()
 
     def after_load_checkpoint(self, runner, checkpoint):
-        # only when resuming a training run (load_from of weights, test.py: nothing to restore)
-        if not (runner._resume and 'rng_state' in checkpoint):
-            return
-        per_rank = checkpoint.get('rng_state_per_rank')
-        world, rank = dist.get_world_size(), dist.get_rank()
-        if per_rank is not None and len(per_rank) == world:
-            self._state = per_rank[rank]
-        elif (per_rank is None) == (world == 1):
+        # only when resuming a training run (load_from of weights, test.py: nothing to restore); in distributed
+        # runs every rank gets rank 0's state (the other ranks' states are not saved)
+        if runner._resume and 'rng_state' in checkpoint:
             self._state = checkpoint['rng_state']
-        else:
-            print_log(f'RNGStateHook: the checkpoint was saved by {len(per_rank or [0])} process(es), this run has '
-                      f'{world}: random generators are not restored (the resumed run is not bit-identical)',
-                      logger='current', level=logging.WARNING)
 
     def before_train_epoch(self, runner):
         if self._state is None:
