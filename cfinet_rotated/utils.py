@@ -136,3 +136,98 @@ def finish_distributed():
     if tdist.is_available() and tdist.is_initialized():
         tdist.barrier()
         tdist.destroy_process_group()
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used; the message names the file and what is wrong with it."""
+
+
+def _first_line(exc):
+    text = str(exc).strip().splitlines()
+    return f'{type(exc).__name__}: {text[0] if text else ""}'.rstrip(': ')
+
+
+def check_checkpoint(path, model=None, purpose='load'):
+    """Read a local checkpoint once, before MMEngine does, and turn what would be a deep pickle/torch traceback
+    into a :class:`CheckpointError` naming the file and the problem. Returns the loaded checkpoint dict.
+
+    * a missing or empty file; a truncated or corrupted one (torch's zip reader or the unpickler fails);
+    * ``purpose='resume'``: no training state (``meta`` with the iteration, ``optimizer``): a weights-only file,
+      usable with ``load_from`` but not with ``--resume``;
+    * ``purpose`` ``'resume'`` or ``'test'``: parameters or buffers of ``model`` that the checkpoint lacks, has in
+      addition, or has in another shape, i.e. it was saved by another config (the first few are named);
+    * ``purpose='load'`` (``load_from``, fine-tuning from another model is allowed): at least one tensor must
+      fit the model.
+
+    URLs and ``scheme://`` paths are left to MMEngine. Must run inside :func:`mmengine_checkpoint_globals`
+    (checkpoints are read with torch's ``weights_only`` default).
+    """
+    if '://' in str(path):
+        return None
+    if not osp.isfile(path):
+        raise CheckpointError(f'{path}: checkpoint file does not exist')
+    size = osp.getsize(path)
+    if size == 0:
+        raise CheckpointError(f'{path}: checkpoint file is empty (0 bytes; was its writing interrupted?)')
+    try:
+        ckpt = torch.load(path, map_location='cpu')
+    except Exception as e:  # noqa: BLE001  (zip reader, unpickler, EOF, ...: all mean the same to the user)
+        if 'Weights only load failed' in str(e):
+            raise CheckpointError(f'{path}: holds Python objects that are not allowed in a checkpoint (torch '
+                                  f'weights_only loading refused it): {_first_line(e).splitlines()[0]}') from None
+        raise CheckpointError(f'{path}: not a readable PyTorch checkpoint ({size} bytes; truncated or corrupted?): '
+                              f'{_first_line(e)}') from None
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f'{path}: expected a checkpoint dict, got {type(ckpt).__name__}')
+    state = ckpt.get('state_dict', ckpt)
+    if not isinstance(state, dict) or not any(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f'{path}: holds no model weights (no "state_dict" of tensors)')
+    if purpose == 'resume':
+        missing = [k for k in ('meta', 'optimizer', 'message_hub') if k not in ckpt]
+        if missing or not isinstance(ckpt['meta'], dict) or 'iter' not in ckpt['meta']:
+            raise CheckpointError(f'{path}: has no training state to resume ({", ".join(missing) or "meta.iter"} '
+                                  'missing): a weights-only file, use it with load_from, not --resume')
+    if model is None:
+        return ckpt
+    state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
+    own = model.state_dict()
+    fitting = [k for k, v in own.items() if k in state and tuple(state[k].shape) == tuple(v.shape)]
+    if purpose == 'load':
+        if not fitting:
+            raise CheckpointError(f'{path}: none of its {len(state)} tensors fits the model (names or shapes '
+                                  'differ everywhere): a checkpoint of another kind of model?')
+        return ckpt
+    problems = []
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f'{k} {tuple(state[k].shape)} vs {tuple(v.shape)}' for k, v in own.items()
+              if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    for what, items in (('missing', missing), ('unexpected', unexpected),
+                        ('with another shape (checkpoint vs model)', shapes)):
+        if items:
+            problems.append(f'{len(items)} {what}: {", ".join(items[:3])}{" ..." if len(items) > 3 else ""}')
+    if problems:
+        saved = ckpt.get('meta', {}).get('experiment_name') if isinstance(ckpt.get('meta'), dict) else None
+        raise CheckpointError(f'{path}: saved by another config{f" (run {saved})" if saved else ""}, its tensors do '
+                              f'not match this model: ' + '; '.join(problems))
+    return ckpt
+
+
+def check_runner_checkpoint(runner, cfg, purpose):
+    """:func:`check_checkpoint` for what ``runner.train()`` / ``runner.test()`` will load: ``cfg.load_from``, or with
+    ``cfg.resume`` and no ``load_from`` the work dir's ``last_checkpoint`` (none there: MMEngine starts afresh).
+    Must run inside :func:`mmengine_checkpoint_globals`."""
+    from mmengine.model import is_model_wrapper
+    from mmengine.runner import find_latest_checkpoint
+    path = cfg.get('load_from')
+    if purpose == 'train':
+        purpose = 'resume' if cfg.get('resume') else 'load'
+        if cfg.get('resume') and path is None:
+            last = osp.join(cfg.work_dir, 'last_checkpoint')
+            path = find_latest_checkpoint(cfg.work_dir) if osp.isfile(last) else None
+            if path is not None and not osp.isfile(path):
+                raise CheckpointError(f'{path}: named by {last} for --resume, but the file does not exist')
+    if path is None:
+        return None
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    return check_checkpoint(path, model, purpose)

@@ -52,8 +52,11 @@ def main(argv=None):
         print(f'\nreading ground truth from {args.ann}')
         gts = load_ground_truth(args.ann, args.box_type, args.min_gt_size, warnings, progress=True)
         print(f'\nevaluating {len(gts)} images ({len(preds)} with detections)')
-        return evaluate_sodaa(gts, preds, SODAA_CLASSES, args.box_type, max_dets=args.max_dets,
-                              nproc=args.nproc, progress=True)
+        try:
+            return evaluate_sodaa(gts, preds, SODAA_CLASSES, args.box_type, max_dets=args.max_dets,
+                                  nproc=args.nproc, progress=True)
+        except ValueError as e:  # the predictions do not fit the ground truth: name both files
+            raise ValueError(f'{args.pred} (predictions) vs {args.ann_dir} (ground truth): {e}') from None
 
     result = run_evaluation('eval_sodaa', evaluate, args.out, pred=args.pred, ann_dir=args.ann)
     if result is None:

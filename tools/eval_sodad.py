@@ -49,7 +49,10 @@ def main(argv=None):
             n = write_coco_results(preds, args.merged_out, image_ids)
             print(f'\n{n} merged detections written to {args.merged_out}')
         print(f'\nevaluating {len(gts)} images ({len(preds)} with detections)')
-        return evaluate_sodad(gts, preds, SODAD_CLASSES, nproc=args.nproc, progress=True)
+        try:
+            return evaluate_sodad(gts, preds, SODAD_CLASSES, nproc=args.nproc, progress=True)
+        except ValueError as e:  # the predictions do not fit the ground truth: name both files
+            raise ValueError(f'{args.pred} (predictions) vs {args.ann} (ground truth): {e}') from None
 
     result = run_evaluation('eval_sodad', evaluate, args.out, pred=args.pred, ann_file=args.ann)
     if result is None:

@@ -39,7 +39,7 @@ PYV="$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 [ "$PYV" = "3.11" ] || die "Python 3.11 is required (torch $TORCH_VER/torchvision $TV_VER wheels, mmcv $MMCV_VER); '$PY' is $PYV. Set PYTHON=/path/to/python3.11."
 "$PY" -c 'import venv, ensurepip' 2>/dev/null || die "Python's venv/ensurepip modules are missing (Debian: apt-get install python3.11-venv)."
 
-want_stamp="$(cat requirements/stack.txt requirements/optional.txt tools/setup_env.sh setup.py | sha256sum | cut -c1-16)"
+want_stamp="$(cat requirements/stack.txt requirements/optional.txt requirements/tests.txt tools/setup_env.sh setup.py | sha256sum | cut -c1-16)"
 # mmcv build decisions (cfinet_rotated/mmcv_build.py; run as a file: the package itself needs mmcv)
 mmcv_plan() {
   "$VENV/bin/python" "$ROOT/cfinet_rotated/mmcv_build.py" plan --venv "$VENV" --mmcv "$MMCV_VER" \
@@ -105,8 +105,8 @@ else
   "${PIP[@]}" install -q --force-reinstall --no-deps "$WHEEL"
 fi
 # ---- the rest of the stack -------------------------------------------------------------------------
-say "installing requirements/stack.txt and requirements/optional.txt"
-"${PIP[@]}" install -q -r requirements/stack.txt -r requirements/optional.txt
+say "installing requirements/stack.txt, requirements/optional.txt and requirements/tests.txt"
+"${PIP[@]}" install -q -r requirements/stack.txt -r requirements/optional.txt -r requirements/tests.txt
 
 # dotadevkit (DOTA_devkit): an independent check of polygon IoU in tests. --no-deps: its declared
 # opencv_contrib_python would clash with opencv-python-headless.

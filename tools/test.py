@@ -7,14 +7,17 @@
 Several GPUs: tools/dist_test.sh (torchrun) or tools/slurm_test.sh (README, "Commands").
 ``--out`` saves the raw per-patch predictions (one dict per patch with ``img_id``, ``ori_id``, ``x_start``,
 ``y_start`` and ``pred_instances``) so that ``tools/eval_sodaa.py`` can evaluate them again later.
+
+Exit status 2: the checkpoint cannot be used (missing, truncated, corrupted, saved by another config).
 """
 import os.path as osp
+import sys
 
 from mmdet.evaluation import DumpDetResults
 
 from cfinet_rotated.cli import tool_parser
-from cfinet_rotated.utils import (build_runner, finish_distributed, load_config, mmengine_checkpoint_globals,
-                                  parse_args_with_common, run_preflight)
+from cfinet_rotated.utils import (CheckpointError, build_runner, check_runner_checkpoint, finish_distributed,
+                                  load_config, mmengine_checkpoint_globals, parse_args_with_common, run_preflight)
 
 
 def parse_args():
@@ -50,9 +53,15 @@ def main():
     if args.out is not None:
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
     with mmengine_checkpoint_globals():
+        try:
+            check_runner_checkpoint(runner, cfg, 'test')
+        except CheckpointError as e:
+            print(f'test.py: error: {e}', file=sys.stderr)
+            return 2
         runner.test()
     finish_distributed()
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

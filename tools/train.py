@@ -5,14 +5,19 @@
     python tools/train.py CONFIG --work-dir work_dirs/run1 --resume          # from the latest checkpoint there
 
 Several GPUs: tools/dist_train.sh (torchrun) or tools/slurm_train.sh (README, "Commands").
+
+Exit status 2: a checkpoint given by ``--resume``/``--load-from`` (or the work dir's ``last_checkpoint``) cannot be
+used (missing, truncated, corrupted, saved by another config); 3: the non-finite guard stopped the run.
 """
 import logging
+import sys
 
 from mmengine.logging import print_log
 
 from cfinet_rotated.cli import tool_parser
-from cfinet_rotated.utils import (build_runner, finish_distributed, load_config, mmengine_checkpoint_globals,
-                                  parse_args_with_common, run_preflight)
+from cfinet_rotated.engine import NonFiniteError
+from cfinet_rotated.utils import (CheckpointError, build_runner, check_runner_checkpoint, finish_distributed,
+                                  load_config, mmengine_checkpoint_globals, parse_args_with_common, run_preflight)
 
 
 def parse_args():
@@ -24,6 +29,9 @@ def parse_args():
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from CKPT, or from the latest checkpoint in the work dir when no CKPT is given')
+    parser.add_argument('--load-from', metavar='CKPT',
+                        help='initialise the weights from CKPT (e.g. fine-tuning); optimizer and iteration start '
+                             'afresh (the config\'s load_from)')
     return parse_args_with_common(parser)
 
 
@@ -42,6 +50,10 @@ def main():
             raise RuntimeError(f'{args.config}: --auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
         cfg.auto_scale_lr.enable = True
 
+    if args.load_from is not None:
+        if args.resume is not None:
+            raise SystemExit('train.py: error: give either --resume or --load-from, not both')
+        cfg.load_from = args.load_from
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
@@ -50,9 +62,19 @@ def main():
     run_preflight(cfg, 'train', args.config)
     runner = build_runner(cfg)
     with mmengine_checkpoint_globals():
-        runner.train()
+        try:
+            check_runner_checkpoint(runner, cfg, 'train')
+        except CheckpointError as e:
+            print(f'train.py: error: {e}', file=sys.stderr)
+            return 2
+        try:
+            runner.train()
+        except NonFiniteError as e:
+            print(f'train.py: error: {e}', file=sys.stderr)
+            return 3
     finish_distributed()
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -7,7 +7,7 @@ from mmengine.logging import print_log
 from mmrotate.datasets import DOTADataset
 from mmrotate.registry import DATASETS
 
-from .sodaa_io import (SODAA_CLASSES, AnnotationError, format_skips, list_annotation_files,
+from .sodaa_io import (SODAA_CLASSES, AnnotationError, format_skips, image_file_problem, list_annotation_files,
                        load_sodaa)
 from .split import parse_patch_id
 
@@ -48,8 +48,9 @@ class SODAADataset(DOTADataset):
             img_id = ann_path.stem
             img_name = ann.meta.get('filename', f'{img_id}.{self.img_suffix}')
             img_path = osp.join(self.data_prefix['img_path'], img_name)
-            if not osp.isfile(img_path):
-                errors.append(f'{ann_path}: image {img_path} does not exist')
+            problem = image_file_problem(img_path)
+            if problem is not None:
+                errors.append(f'{ann_path}: image {img_path} {problem}')
                 continue
             if ann.skipped:
                 bad_files += 1

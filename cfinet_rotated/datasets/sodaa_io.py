@@ -9,6 +9,7 @@ category_id: 0..9}]``; ``category_id`` 9 is an ignore region. Split patches (off
 """
 import json
 import math
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,8 @@ import numpy as np
 SODAA_CLASSES = ('airplane', 'helicopter', 'small-vehicle', 'large-vehicle', 'ship', 'container',
                  'storage-tank', 'swimming-pool', 'windmill')
 IGNORE_ID = 9
+#: largest coordinate magnitude kept (float32's largest finite value); beyond it a polygon counts as non-finite
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: reasons a polygon is skipped; every skip is counted under one of these keys
 SKIP_REASONS = ('wrong length', 'non-finite', 'degenerate', 'unknown class')
 
@@ -66,7 +69,8 @@ def check_polygon(poly, min_area=1.0):
         vals = [float(v) for v in poly]
     except (TypeError, ValueError):
         return 'non-finite'
-    if not all(math.isfinite(v) for v in vals):
+    # finite also in float32, the dtype of boxes in the model: 3.5e38 would become inf there (and NaN losses)
+    if not all(math.isfinite(v) and abs(v) <= FLOAT32_MAX for v in vals):
         return 'non-finite'
     if polygon_area(vals) < min_area:
         return 'degenerate'
@@ -90,8 +94,9 @@ def parse_sodaa(data, path='<memory>', min_area=1.0):
         if not isinstance(ann, dict) or 'poly' not in ann:
             raise AnnotationError(f'{path}: annotation #{i} is not an object with a "poly" field')
         cat = ann.get('category_id', ann.get('cat_id'))
-        if isinstance(cat, bool) or not isinstance(cat, (int, float)) or cat != int(cat) \
-                or not 0 <= int(cat) <= IGNORE_ID:
+        # NaN/Infinity are valid JSON for Python's reader: int() of them raised ValueError/OverflowError
+        if isinstance(cat, bool) or not isinstance(cat, (int, float)) or not math.isfinite(cat) \
+                or cat != int(cat) or not 0 <= int(cat) <= IGNORE_ID:
             skipped['unknown class'] += 1
             continue
         cat = int(cat)
@@ -102,7 +107,7 @@ def parse_sodaa(data, path='<memory>', min_area=1.0):
             except (TypeError, ValueError):
                 skipped['wrong length'] += 1
                 continue
-            if len(p) < 3 or not np.isfinite(p).all():
+            if len(p) < 3 or not (np.isfinite(p) & (np.abs(p) <= FLOAT32_MAX)).all():
                 skipped['wrong length' if len(p) < 3 else 'non-finite'] += 1
                 continue
             ignore.append(p)
@@ -131,6 +136,22 @@ def load_sodaa(path, min_area=1.0):
 def format_skips(skipped):
     """``Counter`` of skip reasons -> ``'3 degenerate, 1 unknown class'`` (empty string when none)."""
     return ', '.join(f'{n} {r}' for r, n in sorted(skipped.items()) if n)
+
+
+def image_file_problem(path):
+    """``None`` for an image file that an OpenCV decoder recognises, else what is wrong with it (for an error
+    message that names the file): it does not exist, is empty, or is not an image. Checked when a dataset is
+    built, so that a bad file stops the run at once with its name, not hours later inside the data pipeline with
+    a decoder traceback. Reads only the file's header."""
+    import cv2
+    path = str(path)
+    if not os.path.isfile(path):
+        return 'does not exist'
+    if os.path.getsize(path) == 0:
+        return 'is empty (0 bytes)'
+    if not cv2.haveImageReader(path):
+        return 'is not an image (no image decoder recognises its header)'
+    return None
 
 
 def list_annotation_files(ann_dir):

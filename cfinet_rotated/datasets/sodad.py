@@ -1,6 +1,5 @@
 """SODA-D patches (one COCO JSON, made by ``tools/data/sodad_split.py`` or the official splitter) as an
 MMDetection dataset."""
-import os.path as osp
 from collections import Counter
 from typing import List
 
@@ -9,7 +8,7 @@ from mmdet.datasets import CocoDataset
 from mmdet.datasets.api_wrappers import COCO
 from mmengine.logging import print_log
 
-from .sodaa_io import AnnotationError, format_skips
+from .sodaa_io import AnnotationError, format_skips, image_file_problem
 from ..registry import register_module
 from .sodad_io import SODAD_CLASSES, load_sodad
 
@@ -108,8 +107,9 @@ class SODADDataset(CocoDataset):
         reasons = [skip_reason(a, img['width'], img['height'], self.cat_ids) for a in raw_data_info['raw_ann_info']]
         self.skipped.update(r for r in reasons if r is not None)
         assert reasons.count(None) == len(info['instances']), 'skip_reason disagrees with CocoDataset'
-        if not osp.isfile(info['img_path']):
-            self._errors.append(f'image {info["img_path"]} (id {img["img_id"]}) does not exist')
+        problem = image_file_problem(info['img_path'])
+        if problem is not None:
+            self._errors.append(f'image {info["img_path"]} (id {img["img_id"]}) {problem}')
         x0, y0 = (int(v) for v in img.get('start_coord', (0, 0)))
         info.update(ori_id=img.get('ori_id', img['img_id']), start_coord=(x0, y0), x_start=x0, y_start=y0)
         return info

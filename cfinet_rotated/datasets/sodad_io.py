@@ -14,6 +14,7 @@ Structural problems (malformed JSON, missing ``images``/``annotations``, an anno
 image ids) raise :class:`AnnotationError` naming the file and the first offending entries. Boxes that are
 finite but degenerate are left to the caller (the dataset and the splitter skip and count them).
 """
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -79,6 +80,12 @@ def parse_sodad(data, path='<memory>'):
     bad = [i for i, im in enumerate(images) if not isinstance(im, dict) or 'id' not in im or 'file_name' not in im]
     if bad:
         raise AnnotationError(f'{path}: image entries without "id" or "file_name" (#{_first(bad)})')
+    # types, before anything hashes or compares them (a list as id, a string as width: TypeErrors deep inside)
+    bad = [i for i, im in enumerate(images) if not _is_id(im['id']) or not isinstance(im['file_name'], str)
+           or not im['file_name'] or any(k in im and not _is_size(im[k]) for k in ('width', 'height'))]
+    if bad:
+        raise AnnotationError(f'{path}: image entries with a wrong type (#{_first(bad)}): "id" must be an integer or '
+                              'a string, "file_name" a non-empty string, "width"/"height" positive numbers')
     img_ids = [im['id'] for im in images]
     index = {iid: i for i, iid in enumerate(img_ids)}
     if len(index) != len(img_ids):
@@ -87,6 +94,12 @@ def parse_sodad(data, path='<memory>'):
            if not isinstance(a, dict) or not {'image_id', 'category_id', 'bbox'} <= set(a)]
     if bad:
         raise AnnotationError(f'{path}: annotations without "image_id", "category_id" or "bbox" (#{_first(bad)})')
+    bad = [i for i, a in enumerate(anns) if not _is_id(a['image_id']) or not _is_id(a.get('id', 0))
+           or not _is_number(a.get('area', 0), none_ok=True)
+           or any(not _is_number(a.get(k, 0)) for k in ('ignore', 'iscrowd'))]
+    if bad:
+        raise AnnotationError(f'{path}: annotations with a wrong type (#{_first(bad)}): "id" and "image_id" must be '
+                              'integers or strings, "area", "ignore" and "iscrowd" numbers')
     ann_ids = [a.get('id', i) for i, a in enumerate(anns)]
     ann_img = np.array([index.get(a['image_id'], -1) for a in anns], dtype=np.int64)
     if (ann_img < 0).any():
@@ -95,15 +108,20 @@ def parse_sodad(data, path='<memory>'):
                               f'{_first([ann_ids[r] for r in rows])}: image_id '
                               f'{_first([anns[r]["image_id"] for r in rows])})')
     try:
-        bbox = np.array([a['bbox'] for a in anns], dtype=np.float64).reshape(len(anns), -1)
-        if bbox.shape[1] != 4:
+        # numbers only: numpy would turn null into NaN and "1" into 1.0, which MMDetection's dataset then adds
+        # to floats (TypeError)
+        if not all(_is_box(a['bbox']) for a in anns):
             raise ValueError
+        bbox = np.array([a['bbox'] for a in anns], dtype=np.float64).reshape(len(anns), -1)
     except (TypeError, ValueError):
         rows = [i for i, a in enumerate(anns) if not _is_box(a['bbox'])]
         raise AnnotationError(f'{path}: "bbox" must be 4 numbers [x, y, w, h] (annotation ids '
                               f'{_first([ann_ids[r] for r in rows])})') from None
     cats = [a['category_id'] for a in anns]
-    known = {c.get('id') for c in data.get('categories', []) if isinstance(c, dict)} | {SODAD_IGNORE_ID}
+    categories = data.get('categories', [])
+    if not isinstance(categories, list) or not all(isinstance(c, dict) and _is_id(c.get('id')) for c in categories):
+        raise AnnotationError(f'{path}: "categories" must be a list of {{"id", "name"}} entries with integer ids')
+    known = {c.get('id') for c in categories} | {SODAD_IGNORE_ID}
     bad = [i for i, c in enumerate(cats)
            if isinstance(c, bool) or not isinstance(c, int) or not 1 <= c <= SODAD_IGNORE_ID or c not in known]
     if bad:
@@ -119,11 +137,21 @@ def parse_sodad(data, path='<memory>'):
         ann_ids=ann_ids)
 
 
+def _is_id(v):
+    return isinstance(v, (int, str)) and not isinstance(v, bool)
+
+
+def _is_number(v, none_ok=False):
+    return (v is None and none_ok) or (isinstance(v, (int, float)) and not isinstance(v, bool)) or isinstance(v, bool)
+
+
+def _is_size(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+
+
 def _is_box(b):
-    try:
-        return len(np.asarray(b, dtype=np.float64).reshape(-1)) == 4
-    except (TypeError, ValueError):
-        return False
+    return isinstance(b, (list, tuple)) and len(b) == 4 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                       for v in b)
 
 
 def load_sodad(path):

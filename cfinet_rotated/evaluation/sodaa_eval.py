@@ -96,11 +96,18 @@ def evaluate_sodaa(gts, preds, classes=SODAA_CLASSES, box_type='rbox', iou_thrs=
 
 
 def write_task1(preds, out_dir, classes=SODAA_CLASSES, box_type='rbox'):
-    """DOTA Task1 files ``Task1_<class>.txt``: ``<image stem> <score> x1 y1 x2 y2 x3 y3 x4 y4`` per line.
+    """DOTA Task1 files ``Task1_<class>.txt``: ``<image stem> <score> x1 y1 x2 y2 x3 y3 x4 y4`` per line (a stem
+    with inner spaces is written as it is; DOTA_devkit itself cannot read such lines).
 
     Every class gets a file, empty if it has no detections. Returns the written paths.
     """
     box_cls = get_box_class(box_type)
+    # the line format is whitespace-separated: an image name may contain inner spaces (read_task1 takes the last
+    # nine fields as numbers) but no line break, tab or leading/trailing white space
+    bad = [s for s in preds if s != s.strip() or any(c.isspace() and c != ' ' for c in s)]
+    if bad:
+        raise ValueError(f'{out_dir}: image names that a DOTA Task1 line cannot hold (tab, line break, or white '
+                         f'space at either end): {", ".join(repr(b) for b in bad[:3])}')
     os.makedirs(out_dir, exist_ok=True)
     lines = {c: [] for c in range(len(classes))}
     for stem, d in preds.items():
@@ -144,7 +151,8 @@ def read_task1(pred_dir, classes=SODAA_CLASSES, box_type='rbox', warnings=None, 
         stems, rows = [], []
         with open(path, encoding='utf-8') as f:
             for n, line in enumerate(f, 1):
-                tok = line.split()
+                # the last nine fields are numbers, the rest is the image name (which may contain spaces)
+                tok = line.strip().rsplit(None, 9)
                 if not tok:
                     continue
                 if len(tok) != 10:

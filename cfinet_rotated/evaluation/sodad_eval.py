@@ -38,7 +38,7 @@ def load_sodad_ground_truth(ann_file, warnings=None):
     JSON's image order, every image (also one without annotations). Ignore regions (category 10) are excluded (the
     official evaluation reads ``*_wo_ignore.json``; same result). ``area`` is the JSON field as in COCOeval; where
     it is absent, ``w * h`` is used and counted. ``iscrowd`` is treated as 0 (counted when set), ``ignore`` kept.
-    Non-finite boxes are dropped and counted. ``image_ids``: ``str(id)`` -> the JSON id (for result files).
+    Non-finite boxes and areas are dropped and counted. ``image_ids``: ``str(id)`` -> the JSON id (for result files).
     """
     warnings = Counter() if warnings is None else warnings
     ann = load_sodad(ann_file)
@@ -50,6 +50,12 @@ def load_sodad_ground_truth(ann_file, warnings=None):
     area, missing = ann.filled_area()
     if (keep & missing).any():
         warnings['ground truth: area missing, w*h used'] += int((keep & missing).sum())
+    # an "area" of Infinity (valid JSON for Python), or w*h overflowing: dropped and counted like non-finite boxes
+    # (the evaluator refused the whole file with a message that did not name it)
+    bad_area = keep & ~np.isfinite(area)
+    if bad_area.any():
+        warnings['ground truth: non-finite area'] += int(bad_area.sum())
+    keep &= ~bad_area
     if (keep & ann.iscrowd).any():
         warnings['ground truth: iscrowd=1 treated as 0'] += int((keep & ann.iscrowd).sum())
     xyxy = ann.xyxy()

@@ -97,3 +97,9 @@ auto_scale_lr = dict(enable=True, base_batch_size=4)
 default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=3))
 # True (or --cfg-options tensorboard=True) also logs to TensorBoard (requirements/optional.txt)
 tensorboard = False
+
+# ---------------------------------------------------------------------------------------------- reliability
+# A NaN/inf loss term or gradient stops the run before the optimizer step (mode='skip': skip such steps and count
+# them); checkpoints carry the random generators' states so that --resume continues bit-identically. README
+# "Reliability".
+custom_hooks = [dict(type='NonFiniteGuardHook', mode='stop'), dict(type='RNGStateHook')]
