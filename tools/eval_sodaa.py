@@ -56,7 +56,7 @@ def main(argv=None):
             return evaluate_sodaa(gts, preds, SODAA_CLASSES, args.box_type, max_dets=args.max_dets,
                                   nproc=args.nproc, progress=True)
         except ValueError as e:  # the predictions do not fit the ground truth: name both files
-            raise ValueError(f'{args.pred} (predictions) vs {args.ann_dir} (ground truth): {e}') from None
+            raise ValueError(f'{args.pred} (predictions) vs {args.ann} (ground truth): {e}') from None
 
     result = run_evaluation('eval_sodaa', evaluate, args.out, pred=args.pred, ann_dir=args.ann)
     if result is None:
