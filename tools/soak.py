@@ -7,10 +7,11 @@ Generates a raw SODA-A-format sample with tools/data/make_sample.py and splits i
 into --patch-size patches (both into --work-dir; 256 px by default, so that a one-thread CPU run reaches about a
 thousand iterations in 30 minutes: the tiny CFINet takes about 8 s per 800 px patch there, 1-2 s per 256 px one),
 then trains CONFIG (default: the tiny CFINet, with checkpoints every --ckpt-interval iterations, as a real run)
-until --minutes have passed. Every --interval iterations it prints the resident set
-size (VmRSS, after a garbage collection). The last line is ``rss_growth_mb_per_1k_iters=<f>``: the least-squares
-slope of RSS against the iteration over the samples after --warmup-iters (allocator pools, caches and the FI
-exemplar buffers settle first), times 1,000. Target: below 5 MB per 1,000 iterations. Not part of the test suite.
+until --minutes have passed. Every --interval iterations it prints the resident set size (VmRSS, after a garbage
+collection, before that iteration's checkpoint save and before the config's MemoryTrimHook returns freed heap
+memory to the system). The last line is ``rss_growth_mb_per_1k_iters=<f>``: the least-squares slope of RSS
+against the iteration over the samples after --warmup-iters (allocator pools, caches and the FI exemplar buffers
+settle first), times 1,000. Target: below 5 MB per 1,000 iterations. Not part of the test suite.
 """
 import argparse
 import gc
@@ -104,7 +105,9 @@ def main(argv=None):
     deadline = time.time() + 60 * args.minutes
 
     class SoakHook(Hook):
-        priority = 'LOWEST'
+        # before the iteration's checkpoint save and MemoryTrimHook's trim: the samples show what the run holds
+        # between trims (up to --interval iterations of freed-but-kept memory), not the just-trimmed floor
+        priority = 'HIGHEST'
 
         def before_train(self, runner):
             self.t0 = time.time()

@@ -89,6 +89,8 @@ tensorboard = False
 
 # ---------------------------------------------------------------------------------------------- reliability
 # A NaN/inf loss term or gradient stops the run before the optimizer step (mode='skip': skip such steps and count
-# them); checkpoints carry the random generators' states so that --resume continues bit-identically. README
+# them); checkpoints carry the random generators' states so that --resume continues bit-identically; freed heap
+# memory goes back to the system every 50 iterations and the logged-scalar history is capped (flat memory). README
 # "Reliability".
-custom_hooks = [dict(type='NonFiniteGuardHook', mode='stop'), dict(type='RNGStateHook')]
+custom_hooks = [dict(type='NonFiniteGuardHook', mode='stop'), dict(type='RNGStateHook'),
+                dict(type='MemoryTrimHook', interval=50)]
