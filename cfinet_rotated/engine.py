@@ -3,6 +3,7 @@ guard, the random-number-generator state in checkpoints (bit-identical resume) a
 import ctypes
 import ctypes.util
 import logging
+import os
 import random
 
 import numpy as np
@@ -279,15 +280,28 @@ class _RestoreAfter:
         return getattr(self._it, name)
 
 
-def _libc_malloc_trim():
-    """glibc's ``malloc_trim`` as a callable, or None (not Linux/glibc: musl, macOS, Windows)."""
+def _libc_function(name, argtypes):
+    """A glibc function as a callable returning int, or None (not Linux/glibc: musl, macOS, Windows)."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
-        fn = libc.malloc_trim
+        fn = getattr(libc, name)
     except (OSError, AttributeError, TypeError):
         return None
-    fn.argtypes, fn.restype = [ctypes.c_size_t], ctypes.c_int
+    fn.argtypes, fn.restype = argtypes, ctypes.c_int
     return fn
+
+
+def _libc_malloc_trim():
+    """glibc's ``malloc_trim(pad)``, or None."""
+    return _libc_function('malloc_trim', [ctypes.c_size_t])
+
+
+def _libc_mallopt():
+    """glibc's ``mallopt(param, value)``, or None."""
+    return _libc_function('mallopt', [ctypes.c_int, ctypes.c_int])
+
+
+M_MMAP_THRESHOLD = -3  # glibc <malloc.h>
 
 
 @HOOKS.register_module()
@@ -296,42 +310,59 @@ class MemoryTrimHook(Hook):
     that the process has freed back to the operating system, and cap the message hub's per-iteration scalar
     history of the training run.
 
-    Why (measured with ``tools/soak.py``, tiny CFINet, one thread, see docs/deviations.md): without this hook the
-    resident set size (RSS) kept rising over thousands of iterations, while the RSS right after a
-    ``malloc_trim(0)`` stayed flat. The growth is memory that glibc's allocator keeps after tensors of varying
-    shape (the number of proposals, ground truths and exemplars changes every image) and the checkpoint
-    serialisation buffer are freed, not live objects: a trim returns 50-90 MB at a time. Two smaller sources are
-    MMEngine's own: every logged scalar appends to a ``HistoryBuffer`` that keeps up to a million values (16
-    bytes per key and iteration, about 24 keys here) and is saved whole in every checkpoint.
+    Why (measured with ``tools/soak.py``, tiny CFINet, one thread; numbers in docs/deviations.md): without this
+    hook the resident set size (RSS) kept rising for thousands of iterations while the Python heap
+    (``tracemalloc``) stayed flat and the RSS right after a ``malloc_trim(0)`` rose far less. The growth is memory
+    that glibc's allocator keeps after tensors of varying shape (the numbers of proposals, ground truths and
+    exemplars change every image) and the checkpoint serialisation buffer are freed, not live objects. A smaller
+    source is MMEngine's own: every logged scalar appends to a ``HistoryBuffer`` that keeps up to a million values
+    (16 bytes per key and iteration, 24 keys here) and is saved whole in every checkpoint.
 
     * ``malloc_trim(0)`` (glibc only; elsewhere this part is off and said once) after the iteration's other hooks,
       the checkpoint save included (priority ``LOWEST``, after ``CheckpointHook``), and after each validation.
       It costs a few milliseconds; the pages it returns are faulted in again when needed.
+    * ``mmap_threshold`` (glibc only): at the start of training, allocations of at least this many bytes are
+      pinned to ``mmap``, so that a freed large tensor goes back to the system at once. glibc starts at the same
+      128 KiB but raises the threshold to the size of every large block freed (up to 32 MiB); after that, large
+      tensors come from the heap, and the heap keeps growing with the mix of tensor sizes. Skipped when the
+      user set ``MALLOC_MMAP_THRESHOLD_`` (the user's value stands); ``None``: glibc's dynamic threshold.
     * ``max_history``: the ``train/`` scalar histories keep their newest ``max_history`` values (at least the
       largest integer ``window_size`` of the log processor). Not applied, and said once, when the log processor
       has a ``'global'`` or ``'epoch'`` window, which reads the whole training history. ``None``: no cap.
 
     Args:
         interval (int): trim every this many training iterations (default 50).
+        mmap_threshold (int | None): bytes from which allocations use ``mmap`` (default 131072, 128 KiB).
         max_history (int | None): newest values kept per training scalar (default 10,000).
     """
 
     priority = 'LOWEST'
 
-    def __init__(self, interval=50, max_history=10000):
+    def __init__(self, interval=50, mmap_threshold=128 * 1024, max_history=10000):
         if interval < 1:
             raise ValueError(f'MemoryTrimHook: interval must be >= 1, got {interval}')
+        if mmap_threshold is not None and not 0 < mmap_threshold <= 32 * 1024 * 1024:
+            raise ValueError(f'MemoryTrimHook: mmap_threshold must be in (0, 32 MiB] or None, got {mmap_threshold}')
         if max_history is not None and max_history < 1:
             raise ValueError(f'MemoryTrimHook: max_history must be >= 1 or None, got {max_history}')
         self.interval = interval
+        self.mmap_threshold = mmap_threshold
         self.max_history = max_history
         self._trim = _libc_malloc_trim()
+        self._mallopt = _libc_mallopt()
         self.num_trims = 0
+
+    def pin_mmap_threshold(self):
+        """Pin glibc's mmap threshold to ``mmap_threshold``; returns whether it was set."""
+        if self.mmap_threshold is None or self._mallopt is None or 'MALLOC_MMAP_THRESHOLD_' in os.environ:
+            return False
+        return bool(self._mallopt(M_MMAP_THRESHOLD, int(self.mmap_threshold)))
 
     def before_train(self, runner):
         if self._trim is None:
             print_log('MemoryTrimHook: malloc_trim is not available (not glibc): freed memory is left to the '
                       'allocator; only the scalar history is capped', logger='current', level=logging.INFO)
+        self.pin_mmap_threshold()
         self._cap = self.max_history
         if self._cap is not None:
             custom = getattr(runner.log_processor, 'custom_cfg', None) or []

@@ -95,7 +95,8 @@ def test_no_cap_when_the_log_processor_reads_the_whole_history(window):
     assert len(runner.message_hub.get_scalar('train/loss').data[0]) == 20
 
 
-@pytest.mark.parametrize('kwargs', [dict(interval=0), dict(max_history=0)])
+@pytest.mark.parametrize('kwargs', [dict(interval=0), dict(max_history=0), dict(mmap_threshold=0),
+                                    dict(mmap_threshold=64 << 20)])
 def test_bad_arguments(kwargs):
     with pytest.raises(ValueError, match='MemoryTrimHook'):
         MemoryTrimHook(**kwargs)
@@ -109,3 +110,47 @@ def test_every_training_config_has_the_hook():
         hooks = [h for h in cfg.get('custom_hooks', []) if h['type'] == 'MemoryTrimHook']
         assert len(hooks) == 1, path
         assert isinstance(HOOKS.build(hooks[0]), MemoryTrimHook)
+
+
+_FREE_LARGE = r'''
+import sys
+sys.path.insert(0, {root!r})
+from cfinet_rotated.engine import MemoryTrimHook
+
+def rss():
+    for line in open('/proc/self/status'):
+        if line.startswith('VmRSS:'):
+            return int(line.split()[1]) / 1024
+
+if {pin}:
+    assert MemoryTrimHook().pin_mmap_threshold()
+big = bytearray(24 << 20)  # glibc: mmap, and freeing it raises the dynamic threshold to 24 MiB
+del big
+big = bytearray(24 << 20)  # dynamic threshold: from the heap now
+del big
+pin = bytearray(1024)      # keeps the heap top from shrinking
+print(rss())
+'''
+
+
+@pytest.mark.skipif(_libc_malloc_trim() is None, reason='glibc not available')
+def test_pinned_mmap_threshold_returns_freed_large_blocks_at_once():
+    import os
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if not k.startswith('MALLOC_')}
+    out = {pin: float(subprocess.run([sys.executable, '-c', _FREE_LARGE.format(root=str(ROOT), pin=pin)], env=env,
+                                     check=True, capture_output=True, text=True).stdout.split()[-1])
+           for pin in (False, True)}
+    assert out[False] - out[True] > 16, out  # glibc's dynamic threshold kept the 24 MiB; pinned, it went back
+
+
+def test_mmap_threshold_is_left_to_the_user(monkeypatch):
+    hook = MemoryTrimHook()
+    calls = []
+    monkeypatch.setattr(hook, '_mallopt', lambda *a: calls.append(a) or 1)
+    monkeypatch.delenv('MALLOC_MMAP_THRESHOLD_', raising=False)
+    assert hook.pin_mmap_threshold() and calls == [(-3, 131072)]
+    monkeypatch.setenv('MALLOC_MMAP_THRESHOLD_', '65536')
+    assert not hook.pin_mmap_threshold() and len(calls) == 1
+    assert not MemoryTrimHook(mmap_threshold=None).pin_mmap_threshold()
