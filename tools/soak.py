@@ -4,8 +4,8 @@
     python tools/soak.py --minutes 3 --interval 20 --warmup-iters 40   # a quick check
 
 Generates a raw SODA-A-format sample with tools/data/make_sample.py and splits it with tools/data/sodaa_split.py
-into --patch-size patches (both into --work-dir; 256 px by default, so that a one-thread CPU run reaches about a
-thousand iterations in 30 minutes: the tiny CFINet takes about 8 s per 800 px patch there, 1-2 s per 256 px one),
+into --patch-size patches (both into --work-dir; 256 px by default, so that a one-thread CPU run reaches thousands
+of iterations in 30 minutes: the tiny CFINet takes 0.3-0.5 s per 256 px patch on one idle core),
 then trains CONFIG (default: the tiny CFINet, with checkpoints every --ckpt-interval iterations, as a real run)
 until --minutes have passed. Every --interval iterations it prints the resident set size (VmRSS, after a garbage
 collection, before that iteration's checkpoint save and before the config's MemoryTrimHook returns freed heap
