@@ -350,6 +350,7 @@ class MemoryTrimHook(Hook):
         self.max_history = max_history
         self._trim = _libc_malloc_trim()
         self._mallopt = _libc_mallopt()
+        self._cap = max_history  # widened to the log processor's windows, or dropped, at before_train
         self.num_trims = 0
 
     def pin_mmap_threshold(self):

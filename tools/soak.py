@@ -106,7 +106,7 @@ def main(argv=None):
 
     class SoakHook(Hook):
         # before the iteration's checkpoint save and MemoryTrimHook's trim: the samples show what the run holds
-        # between trims (up to --interval iterations of freed-but-kept memory), not the just-trimmed floor
+        # between trims (up to the hook's interval of freed-but-kept memory), not the just-trimmed floor
         priority = 'HIGHEST'
 
         def before_train(self, runner):
