@@ -117,6 +117,41 @@ def test_feat2embed_shapes_and_reweight():
         Feat2Embed(in_channels=32)  # GN(32) on 32 channels: one value per group at 1x1 -> zeros
 
 
+def test_feat2embed_shape_bucket_pads_and_matches_unpadded():
+    """The RoI batch is zero-padded to a multiple of shape_bucket for the convolutions (bounded oneDNN primitive
+    caches on CPU); outputs and gradients equal those of the unpadded batch."""
+    torch.manual_seed(0)
+    gn8 = dict(type='GN', num_groups=8)
+    padded = Feat2Embed(in_channels=32, hidden_channels=64, embed_channels=16, norm_cfg=gn8)
+    assert padded.shape_bucket == 32  # default
+    plain = Feat2Embed(in_channels=32, hidden_channels=64, embed_channels=16, norm_cfg=gn8, shape_bucket=1)
+    plain.load_state_dict(padded.state_dict())
+    seen = []
+    padded.convs[0].conv.register_forward_pre_hook(lambda m, args: seen.append(args[0].shape[0]))
+    for n in (1, 5, 31, 32, 33, 70):
+        x = torch.randn(n, 32, 7, 7)
+        xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+        va, vb = padded(xa), plain(xb)
+        assert va.shape == (n, 16)
+        assert torch.allclose(va, vb, atol=1e-5)
+        w = torch.randn(n, 16)
+        (va * w).sum().backward()
+        (vb * w).sum().backward()
+        assert torch.allclose(xa.grad, xb.grad, atol=1e-5)
+        assert torch.allclose(padded.reweight(x), plain.reweight(x), atol=1e-5)
+    assert seen == [b for b in (32, 32, 32, 32, 64, 96) for _ in range(2)]  # forward and reweight of each n
+    for (name, pa), pb in zip(padded.named_parameters(), plain.parameters()):
+        assert torch.allclose(pa.grad, pb.grad, atol=1e-4), name  # padded rows add nothing to the gradients
+    assert padded(torch.zeros(0, 32, 7, 7)).shape == (0, 16)
+    # batch statistics would see the padding: BN turns the padding off by default and refuses it explicitly
+    bn = dict(type='BN')
+    assert Feat2Embed(in_channels=32, norm_cfg=bn).shape_bucket == 1
+    with pytest.raises(ValueError, match='batch statistics'):
+        Feat2Embed(in_channels=32, norm_cfg=bn, shape_bucket=8)
+    with pytest.raises(ValueError, match='shape_bucket'):
+        Feat2Embed(in_channels=32, norm_cfg=gn8, shape_bucket=0)
+
+
 def test_feature_imitation_loss_against_hand_computation():
     anchors = torch.tensor([[1.0, 0.0], [0.0, 1.0]], requires_grad=True)
     samples = torch.tensor([[[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [5.0, 5.0]],

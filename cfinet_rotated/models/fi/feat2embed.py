@@ -1,4 +1,6 @@
 """Feat2Embed, Eq. (4) of CFINet: RoI feature -> L2-normalised embedding."""
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
@@ -20,6 +22,15 @@ class Feat2Embed(BaseModule):
 
     ``reweight`` is the official channel attention ``f * (1 + softmax_c(convs(f)))``, used by
     ``FIRoIHead(feature_reweight=True)`` only.
+
+    ``shape_bucket``: both methods zero-pad the number of RoIs ``N`` up to a multiple of it and drop the padded
+    rows from the result (per-sample GroupNorm and convolutions: the real rows, and the gradients, are those of
+    the unpadded batch). ``N`` changes every step (ground truths, background RoIs and exemplars of the batch),
+    and on CPU PyTorch's oneDNN convolutions keep a primitive per new input shape in two caches (oneDNN's and
+    ideep's, 1,024 entries each), which made a long CPU run's resident memory grow for thousands of iterations
+    (tools/soak.py). With buckets the convolutions see at most ``N_max / shape_bucket`` shapes. The cost is at
+    most ``shape_bucket - 1`` extra rows through three small convolutions and the MLP. ``None`` = 32, or 1 (no
+    padding) when ``norm_cfg`` is a batch-statistics norm (BN/SyncBN), whose statistics padding would change.
     """
 
     def __init__(self,
@@ -29,6 +40,7 @@ class Feat2Embed(BaseModule):
                  embed_channels: int = 128,
                  norm_cfg: dict = dict(type='GN', num_groups=32, requires_grad=True),
                  init_std: float = 0.01,
+                 shape_bucket: Optional[int] = None,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         if roi_size < 3 or roi_size % 2 == 0:
@@ -40,8 +52,17 @@ class Feat2Embed(BaseModule):
             raise ValueError(f'Feat2Embed: GroupNorm with {groups} groups needs in_channels divisible by it with '
                              f'>= 2 channels per group (the 1x1 output would be all zeros), got in_channels='
                              f'{in_channels}; lower norm_cfg.num_groups')
+        batch_stats = bool(norm_cfg) and 'BN' in norm_cfg.get('type', '')
+        if shape_bucket is None:
+            shape_bucket = 1 if batch_stats else 32
+        if not isinstance(shape_bucket, int) or shape_bucket < 1:
+            raise ValueError(f'Feat2Embed: shape_bucket must be a positive int (1 = no padding), got {shape_bucket!r}')
+        if batch_stats and shape_bucket > 1:
+            raise ValueError(f'Feat2Embed: shape_bucket={shape_bucket} pads the RoI batch with zero rows, which would '
+                             f'change the batch statistics of norm_cfg type {norm_cfg["type"]!r}; use shape_bucket=1')
         self.in_channels = in_channels
         self.roi_size = roi_size
+        self.shape_bucket = shape_bucket
         self.convs = nn.Sequential(*[
             ConvModule(in_channels, in_channels, 3, padding=0, bias=False, norm_cfg=norm_cfg, act_cfg=None)
             for _ in range((roi_size - 1) // 2)
@@ -55,14 +76,20 @@ class Feat2Embed(BaseModule):
                 nn.init.normal_(m.weight, 0, init_std)
                 nn.init.zeros_(m.bias)
 
+    def _bucketed(self, x: Tensor) -> Tensor:
+        """``x`` with zero rows appended up to a multiple of ``shape_bucket`` rows."""
+        pad = -x.shape[0] % self.shape_bucket
+        return torch.cat([x, x.new_zeros((pad, *x.shape[1:]))]) if pad else x
+
     def forward(self, x: Tensor) -> Tensor:
         """(N, C, S, S) RoI features -> (N, embed_channels) unit vectors."""
-        if x.shape[0] == 0:
+        n = x.shape[0]
+        if n == 0:
             return x.new_zeros((0, self.mlp[-1].out_features))
-        return F.normalize(self.mlp(self.convs(x).flatten(1)), dim=1)
+        return F.normalize(self.mlp(self.convs(self._bucketed(x))[:n].flatten(1)), dim=1)
 
     def reweight(self, x: Tensor) -> Tensor:
         """Official channel attention ``x * (1 + softmax over channels of convs(x))``."""
         if x.shape[0] == 0:
             return x
-        return x * (1 + torch.softmax(self.convs(x), dim=1))
+        return x * (1 + torch.softmax(self.convs(self._bucketed(x))[:x.shape[0]], dim=1))
