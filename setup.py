@@ -9,7 +9,7 @@ setup(
     long_description_content_type='text/markdown',
     packages=find_packages(include=['cfinet_rotated', 'cfinet_rotated.*']),
     python_requires='>=3.11,<3.12',
-    # The stack (torch, a source-built mmcv with ops, mmdet, mmrotate) is installed by tools/setup_env.sh;
+    # The stack (torch, a source-built mmcv with ops, mmdet, mmrotate) is installed by tools/setup/setup_env.sh;
     # see requirements/stack.txt for the pins and why.
     install_requires=[],
     license='Apache-2.0',

@@ -4,11 +4,11 @@ Without them a missing ImageNet weights file surfaced only after the datasets ha
 annotation folder only at the end of the first epoch, and CPU-only mmcv ops on a GPU inside the first iteration.
 :func:`check_inputs` collects every missing path the config names (datasets, evaluators, backbone weights,
 checkpoints) and raises one :class:`InputError` that lists them with the option that moves each one;
-:func:`preflight` also runs :func:`cfinet_rotated.mmcv_build.check_ops_for_device`.
+:func:`preflight` also runs :func:`cfinet_rotated.ops_check.check_ops_for_device`.
 """
 import os.path as osp
 
-from .mmcv_build import check_ops_for_device
+from .ops_check import check_ops_for_device
 
 WEIGHTS_URL = 'https://download.pytorch.org/models/resnet50-0676ba61.pth'
 DATA_HINT = ('Put the data there (README, "Data and weights"), or point the config at it: the SODA-A configs take '

@@ -61,7 +61,7 @@ def apply_tensorboard(cfg):
 
 def run_preflight(cfg, mode, config):
     """:func:`cfinet_rotated.preflight.preflight`; its errors end the program with their message (no traceback)."""
-    from .mmcv_build import OpsDeviceError
+    from .ops_check import OpsDeviceError
     from .preflight import InputError, preflight
     try:
         preflight(cfg, mode, config)

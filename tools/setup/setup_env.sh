@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Create ./.venv with the verified MMRotate 1.x stack and this package (idempotent).
 #
-#   bash tools/setup_env.sh          # or: make setup
-#   FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST=9.0 bash tools/setup_env.sh   # CUDA ops, also without a visible GPU
+#   bash tools/setup/setup_env.sh          # or: make setup
+#   FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST=9.0 bash tools/setup/setup_env.sh   # CUDA ops, also without a visible GPU
 #
 # The slow step is building mmcv 2.1.0 with its compiled ops (12-17 min on 2 cores for the CPU ops; the CUDA
 # kernels take longer). The wheel is cached outside the repository (CFINET_WHEEL_CACHE, default
 # ~/.cache/cfinet_rotated/wheels), keyed by the mmcv, torch and Python versions and by the ops flavour (cpu, or
 # cuda + CUDA version + architectures), so a second setup on the same machine takes seconds.
 #
-# Which ops (cfinet_rotated/mmcv_build.py decides, tests/test_setup_checks.py tests it):
+# Which ops (tools/setup/mmcv_build.py decides, tests/test_tools/test_setup_checks.py tests it):
 #   FORCE_CUDA=1           CUDA kernels, with or without a visible GPU (nvcc of torch's CUDA major required)
 #   FORCE_CUDA=0           CPU-only ops on purpose
 #   unset                  CUDA if a GPU is visible (then nvcc is required), else CPU-only with a warning
@@ -20,7 +20,7 @@
 # on a GPU with CPU-only ops.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 VENV="${CFINET_VENV:-$ROOT/.venv}"
 PY="${PYTHON:-python3}"
@@ -39,10 +39,10 @@ PYV="$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 [ "$PYV" = "3.11" ] || die "Python 3.11 is required (torch $TORCH_VER/torchvision $TV_VER wheels, mmcv $MMCV_VER); '$PY' is $PYV. Set PYTHON=/path/to/python3.11."
 "$PY" -c 'import venv, ensurepip' 2>/dev/null || die "Python's venv/ensurepip modules are missing (Debian: apt-get install python3.11-venv)."
 
-want_stamp="$(cat requirements/stack.txt requirements/optional.txt requirements/tests.txt tools/setup_env.sh setup.py | sha256sum | cut -c1-16)"
-# mmcv build decisions (cfinet_rotated/mmcv_build.py; run as a file: the package itself needs mmcv)
+want_stamp="$(cat requirements/stack.txt requirements/optional.txt requirements/tests.txt tools/setup/setup_env.sh tools/setup/mmcv_build.py cfinet_rotated/ops_check.py setup.py | sha256sum | cut -c1-16)"
+# mmcv build decisions (tools/setup/mmcv_build.py; run before this package is installed)
 mmcv_plan() {
-  "$VENV/bin/python" "$ROOT/cfinet_rotated/mmcv_build.py" plan --venv "$VENV" --mmcv "$MMCV_VER" \
+  "$VENV/bin/python" "$ROOT/tools/setup/mmcv_build.py" plan --venv "$VENV" --mmcv "$MMCV_VER" \
     --torch "$TORCH_VER" --py "$PYV"
 }
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want_stamp" ] && [ -x "$VENV/bin/python" ]; then
@@ -120,7 +120,7 @@ fi
 "$VPY" -c "import mmcv.ops" \
   || die "mmcv $MMCV_VER is installed but 'import mmcv.ops' fails (see above); remove $CACHE and rerun."
 # record which ops are installed (kept when it already says so; checks that a fresh build has the requested ops)
-"$VPY" "$ROOT/cfinet_rotated/mmcv_build.py" record --venv "$VENV" --mmcv "$MMCV_VER" --torch "$TORCH_VER" \
+"$VPY" "$ROOT/tools/setup/mmcv_build.py" record --venv "$VENV" --mmcv "$MMCV_VER" --torch "$TORCH_VER" \
   --py "$PYV" || die "see above"
 
 say "installing cfinet_rotated (editable)"

@@ -1,51 +1,48 @@
-"""Which flavour of mmcv's compiled ops to build, whether the installed ones fit, and a startup check.
+"""Which flavour of mmcv's compiled ops to build, and whether the installed ones fit (setup tooling).
 
 mmcv's setup.py compiles the CUDA kernels only when ``FORCE_CUDA=1`` or when torch sees a GPU at build time, so
-a setup on a login node without a GPU used to produce CPU-only ops silently; a CUDA run then failed deep inside
-the first iteration. The decisions live here, as plain functions that are unit-tested on CPU
-(``tests/test_setup_checks.py``):
+a setup on a login node without a GPU used to produce CPU-only ops silently. The decisions live here, as plain
+functions that are unit-tested on CPU (``tests/test_tools/test_setup_checks.py``):
 
 * :func:`decide_build` -- the requested flavour (``cpu``/``cuda``), CUDA version and ``TORCH_CUDA_ARCH_LIST``
   from ``FORCE_CUDA``, ``TORCH_CUDA_ARCH_LIST``, torch's CUDA, the visible GPUs and ``nvcc --version``; a
   :class:`BuildError` with the fix when the request cannot be built (no nvcc, nvcc of another CUDA major).
 * :func:`record_satisfies` -- whether the installed build (the record ``<venv>/.cfinet-mmcv-build.json``
   written after installing it, or a probe of the installed mmcv) is what was requested, else setup rebuilds.
-* :func:`check_ops_for_device` -- used by ``tools/train.py``/``test.py``: refuses a run on a CUDA device with
-  CPU-only ops, and says how to rebuild.
 
-``tools/setup_env.sh`` runs this file as a script (``python cfinet_rotated/mmcv_build.py plan|record ...``)
-before mmcv exists, so at module level it imports only the standard library; torch and mmcv are imported
-inside the functions that need them.
+The run-time side (``tools/train.py``/``test.py`` refuse a CUDA device with CPU-only ops) is
+:func:`cfinet_rotated.ops_check.check_ops_for_device`. ``tools/setup/setup_env.sh`` runs this file
+(``python tools/setup/mmcv_build.py plan|record ...``) before this package is installed, so it reads
+``cfinet_rotated/ops_check.py`` by its file path, and imports only the standard library at module level.
 """
-import sys
-
-if __name__ == '__main__':  # run as a file: keep this package's folder (cli.py, datasets/, ...) off the import path
-    import os.path
-    sys.path[:] = [p for p in sys.path if os.path.abspath(p or '.') != os.path.dirname(os.path.abspath(__file__))]
-
-import argparse  # noqa: E402
-import json  # noqa: E402
+import argparse
+import importlib.util
+import json
 import os
 import os.path as osp
 import re
 import shlex
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
 
-RECORD_NAME = '.cfinet-mmcv-build.json'
-NO_CUDA = 'not available'  # what mmcv's get_compiling_cuda_version() returns for ops built without CUDA
-REBUILD_HINT = ('rebuild mmcv\'s ops with CUDA on a machine with the CUDA toolkit (nvcc of torch\'s CUDA version): '
-                'FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="<compute capability of your GPUs, e.g. 8.0 for A100, 9.0 for '
-                'H100/H200>" bash tools/setup_env.sh  (README, "GPU setup")')
 
+def _load_ops_check():
+    path = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'cfinet_rotated', 'ops_check.py')
+    spec = importlib.util.spec_from_file_location('_cfinet_ops_check', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_ops = _load_ops_check()
+NO_CUDA, compiled_cuda_version, _major = _ops.NO_CUDA, _ops.compiled_cuda_version, _ops._major
+
+RECORD_NAME = '.cfinet-mmcv-build.json'
 
 class BuildError(RuntimeError):
     """The requested build is impossible here; the message says why and what to do."""
-
-
-class OpsDeviceError(RuntimeError):
-    """The installed mmcv ops cannot serve the device this run would use."""
 
 
 @dataclass
@@ -76,10 +73,6 @@ def parse_nvcc_version(text):
     """``'Cuda compilation tools, release 13.0, V13.0.88'`` -> ``'13.0'``; None if there is no release line."""
     m = re.search(r'release (\d+)\.(\d+)', text or '')
     return f'{m.group(1)}.{m.group(2)}' if m else None
-
-
-def _major(version):
-    return str(version).split('.')[0]
 
 
 def decide_build(force_cuda, arch_list, torch_cuda, gpu_arches, nvcc_version, torch_arch_list=()):
@@ -159,7 +152,7 @@ def make_record(request, compiled_cuda, mmcv, torch):
     kept = built == 'cuda' and request.flavour == 'cpu' and not request.explicit  # see record_satisfies
     if built != request.flavour and not kept:
         raise BuildError(f'mmcv was built with {built} ops although {request.flavour} ops were requested '
-                         f'({request.reason}); remove the cached wheel and rerun tools/setup_env.sh')
+                         f'({request.reason}); remove the cached wheel and rerun tools/setup/setup_env.sh')
     return dict(flavour=built, cuda=None if built == 'cpu' else compiled_cuda,
                 arch_list=request.arch_list if built == request.flavour == 'cuda' else None, mmcv=mmcv, torch=torch,
                 reason=request.reason)
@@ -179,42 +172,6 @@ def read_record(venv):
 def write_record(venv, record):
     with open(osp.join(venv, RECORD_NAME), 'w') as f:
         json.dump(record, f, indent=1)
-
-
-def compiled_cuda_version():
-    """mmcv's ``get_compiling_cuda_version()`` ('not available' for CPU-only ops); None if mmcv.ops fails."""
-    try:
-        from mmcv.ops import get_compiling_cuda_version
-        return get_compiling_cuda_version()
-    except Exception:  # noqa: BLE001  (no or a broken mmcv: unknown, setup reinstalls it)
-        return None
-
-
-def check_ops_for_device(cuda_available=None, compiled_cuda=None, torch_cuda=None):
-    """Refuse a run on a CUDA device when mmcv's ops were built without CUDA (or for another CUDA major).
-
-    MMEngine puts the model on the GPU whenever ``torch.cuda.is_available()``; mmcv's CPU-only ops then fail
-    inside the first iteration (``nms_impl: implementation for device cuda:0 not found``). Arguments default to
-    the live values (torch, mmcv); tests pass them. Returns the compiled CUDA version (or None)."""
-    if cuda_available is None:
-        import torch
-        cuda_available, torch_cuda = torch.cuda.is_available(), torch.version.cuda
-    if not cuda_available:
-        return None
-    if compiled_cuda is None:
-        compiled_cuda = compiled_cuda_version()
-    if compiled_cuda is None:
-        return None  # mmcv.ops does not even import: its own error will say why
-    hide = 'To run on the CPU on purpose, hide the GPUs: CUDA_VISIBLE_DEVICES= python tools/...'
-    if compiled_cuda == NO_CUDA:
-        raise OpsDeviceError(
-            'a GPU is visible, so this run would use it, but mmcv\'s compiled ops were built without CUDA '
-            '(mmcv.ops.get_compiling_cuda_version() = "not available"): NMS, RoIAlign(Rotated) and CRPN\'s '
-            f'deformable convolution would fail in the first iteration. To fix it, {REBUILD_HINT}. {hide}')
-    if torch_cuda and _major(compiled_cuda) != _major(torch_cuda):
-        raise OpsDeviceError(f'mmcv\'s ops were compiled with CUDA {compiled_cuda} but torch uses CUDA {torch_cuda}: '
-                             f'{REBUILD_HINT}. {hide}')
-    return compiled_cuda
 
 
 # ---------------------------------------------------------------------------------- used by setup_env.sh
@@ -273,8 +230,8 @@ def installed_record(venv, mmcv_version):
 
 def main(argv=None):
     p = argparse.ArgumentParser(
-        description='mmcv build decisions for tools/setup_env.sh.\n\n'
-                    'example: python cfinet_rotated/mmcv_build.py plan --venv .venv --mmcv 2.1.0 --torch 2.14.1 '
+        description='mmcv build decisions for tools/setup/setup_env.sh.\n\n'
+                    'example: python tools/setup/mmcv_build.py plan --venv .venv --mmcv 2.1.0 --torch 2.14.1 '
                     '--py 3.11',
         formatter_class=type('F', (argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter), {}))
     p.add_argument('command', choices=['plan', 'record'],
