@@ -19,26 +19,14 @@ import numpy as np
 import torch
 
 from .datasets.sodaa_io import list_annotation_files, load_sodaa
-from .evaluation.size_ap import DEFAULT_AREA_RANGES, box_areas
+from .structures.boxes import box_areas
+from .structures.size_subsets import SUBSET_RANGES as SIZE_SUBSETS
+from .structures.size_subsets import size_subset_names  # noqa: F401  (part of this module's API)
 
-#: size subsets in drawing order: name -> (low, high) px^2, inclusive (the evaluator's ranges), first match wins
-SIZE_SUBSETS = OrderedDict((k, DEFAULT_AREA_RANGES[k]) for k in ('eS', 'rS', 'gS', 'Normal'))
 #: colours (RGB) of the subsets; 'larger' = area above the Normal range (not evaluated), 'ignore' = flagged
 SUBSET_COLORS = OrderedDict([('eS', (255, 48, 48)), ('rS', (255, 160, 0)), ('gS', (80, 220, 60)),
                              ('Normal', (40, 140, 255)), ('larger', (200, 80, 255)), ('ignore', (160, 160, 160))])
 IGNORE_FACE = (128, 128, 128)
-
-
-def size_subset_names(areas):
-    """Each area's subset name: the first of eS, rS, gS, Normal whose inclusive range holds it, else 'larger'."""
-    areas = np.asarray(areas, dtype=np.float64).reshape(-1)
-    out = np.full(len(areas), 'larger', dtype=object)
-    free = np.ones(len(areas), dtype=bool)
-    for name, (lo, hi) in SIZE_SUBSETS.items():
-        hit = free & (areas >= lo) & (areas <= hi)
-        out[hit] = name
-        free &= ~hit
-    return out
 
 
 def _scale_for(width, height, max_side):

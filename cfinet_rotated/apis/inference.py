@@ -5,7 +5,7 @@
     result = detect_large_image(model, 'scene.jpg', patch=800, overlap=150, batch_size=4)
     result.pred_instances.bboxes  # (N, 5) le90 (x, y, w, h, t) in image pixels; (N, 4) xyxy for SODA-D models
 
-The windows are those of the split tools (:func:`~cfinet_rotated.datasets.split.sliding_windows`: ``patch`` px,
+The windows are those of the split tools (:func:`~cfinet_rotated.datasets.sodaa_split.sliding_windows`: ``patch`` px,
 ``overlap`` px between neighbours, the last window of a row or column snapped to the border, images smaller than a
 patch padded bottom/right with the split's padding value), so a model sees the same patches at inference as in
 training and in ``tools/test.py``. Each batch of patches goes through the config's test pipeline (its loader
@@ -27,8 +27,8 @@ from collections import Counter
 import numpy as np
 import torch
 
+from ..datasets.sodaa_split import SplitConfig, sliding_windows
 from ..datasets.sodad_split import SodadSplitConfig
-from ..datasets.split import SplitConfig, sliding_windows
 from ..evaluation.merge import merge_patch_predictions
 from .image_reader import PatchReader
 
@@ -38,7 +38,7 @@ _ANNOTATION_STEPS = ('LoadAnnotations', 'LoadPanopticAnnotations')
 
 def patch_windows(width, height, patch=800, overlap=150):
     """Windows ``(N, 4)`` int64 ``[x1, y1, x2, y2]`` covering a ``width x height`` image: the split tools' layout
-    (:func:`~cfinet_rotated.datasets.split.sliding_windows`). With the last window snapped to the border every
+    (:func:`~cfinet_rotated.datasets.sodaa_split.sliding_windows`). With the last window snapped to the border every
     window has the same image-area ratio, so the split's ratio filter never drops one; ``img_rate_thr=0`` says
     so explicitly."""
     if not (isinstance(patch, (int, np.integer)) and patch > 0):
@@ -86,6 +86,7 @@ def init_detector(config, checkpoint=None, device='cpu', cfg_options=None):
     from mmengine.config import Config
 
     import cfinet_rotated  # noqa: F401  (registers our modules, also when the config has no custom_imports)
+
     from ..utils import mmengine_checkpoint_globals
 
     if isinstance(config, (str, bytes)) or hasattr(config, '__fspath__'):

@@ -1,4 +1,5 @@
-"""What the evaluation tools (``tools/eval_sodaa.py``, ``tools/eval_sodad.py``) share: the merge options, reading
+"""What the evaluation tools (``tools/analysis_tools/eval_sodaa.py``, ``tools/analysis_tools/eval_sodad.py``)
+share: the merge options, reading
 and merging a ``tools/test.py --out`` pickle, and running the evaluation with its error handling and report."""
 import sys
 import time

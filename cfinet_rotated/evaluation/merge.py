@@ -14,7 +14,8 @@ from collections import Counter, OrderedDict
 import numpy as np
 import torch
 
-from cfinet_rotated.datasets.split import parse_patch_id  # noqa: F401  (re-exported)
+from cfinet_rotated.datasets.sodaa_split import parse_patch_id  # noqa: F401  (re-exported)
+
 from .size_ap import box_areas, box_hulls, get_box_class
 
 

@@ -8,6 +8,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
 
 from cfinet_rotated.datasets.sodaa_io import format_skips
+
 from .merge import merge_patch_predictions, patch_prediction
 from .size_ap import DEFAULT_AREA_RANGES, get_box_class
 from .sodaa_eval import report, save_metrics

@@ -5,8 +5,10 @@ import os.path as osp
 
 import numpy as np
 
-SUBSETS = (('Small', 'AP', 'AR'), ('eS', 'AP_eS', 'AR_eS'), ('rS', 'AP_rS', 'AR_rS'),
-           ('gS', 'AP_gS', 'AR_gS'), ('Normal', 'AP_N', 'AR_N'))
+from ..structures.size_subsets import AREA_RANGES, stat_key
+
+#: (range, AP key, AR key) of each evaluated range: ('Small', 'AP', 'AR'), ('eS', 'AP_eS', 'AR_eS'), ...
+SUBSETS = tuple((name, stat_key('AP', name), stat_key('AR', name)) for name in AREA_RANGES)
 # SODA-D files (eval_sodad.py / SODADMetric) have no plain AR: its size-subset ARs are at 1000 detections, so the
 # Small column uses AR_1000, the same maxDets
 SODAD_AR_KEY = 'AR_1000'

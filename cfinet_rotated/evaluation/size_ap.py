@@ -16,8 +16,8 @@ pycocotools ``COCOeval`` (``evaluateImg`` + ``accumulate``) exactly, without its
 * Accumulation as COCO: detections of all images concatenated in image order and stably sorted by score,
   101-point interpolated precision (``np.searchsorted``), -1 where a class has no non-ignored ground truth.
 
-The protocol (design-decisions.md): IoU 0.50:0.05:0.95, 101 recall points, maxDets 20000, area = w*h,
-inclusive ranges Small [0, 1024], eS [0, 144], rS [144, 400], gS [400, 1024], Normal [1024, 2000]; every
+The protocol (docs/deviations.md, "Evaluation"): IoU 0.50:0.05:0.95, 101 recall points, maxDets 20000, area = w*h,
+inclusive ranges of :data:`cfinet_rotated.structures.size_subsets.AREA_RANGES`; every
 image counts, including those without detections. SODA-D (``sodad_eval``) uses the same core with the JSON
 ``area`` of each ground truth for the ranges, COCO's per-gt ``ignore`` flag, maxDets 100/300/1000 and its
 14 statistics (``stat_spec``).
@@ -29,72 +29,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..structures.boxes import _box_dtype, _overlaps_fn, box_areas, box_hulls, get_box_class, pairwise_iou  # noqa: F401
+from ..structures.size_subsets import AREA_RANGES
+from ..structures.size_subsets import SHORT_NAMES as _SHORT
+
 #: COCO's thresholds, computed exactly as pycocotools does (so that 0.5 / 0.75 compare equal)
 DEFAULT_IOU_THRS = np.linspace(.5, 0.95, int(np.round((0.95 - .5) / .05)) + 1, endpoint=True)
 DEFAULT_REC_THRS = np.linspace(.0, 1.00, int(np.round((1.00 - .0) / .01)) + 1, endpoint=True)
 #: SODA area ranges in px^2, both bounds inclusive; the first one is the headline ("Small")
-DEFAULT_AREA_RANGES = OrderedDict([('Small', (0, 1024)), ('eS', (0, 144)), ('rS', (144, 400)),
-                                   ('gS', (400, 1024)), ('Normal', (1024, 2000))])
+DEFAULT_AREA_RANGES = AREA_RANGES
 DEFAULT_MAX_DETS = (20000, )
-#: short names of the ranges in the statistic keys (AP_N, AR_N)
-_SHORT = {'Normal': 'N'}
 #: the 12 SODA-A statistics in the official order
 STAT_NAMES = ('AP', 'AP50', 'AP75', 'AP_eS', 'AP_rS', 'AP_gS', 'AP_N', 'AR', 'AR_eS', 'AR_rS', 'AR_gS', 'AR_N')
 # relative slack of the candidate-pair filter: the IoU kernels work in float32
 _FILTER_SLACK = 1e-3
 _CHUNK_PAIRS = 1 << 20
-
-
-def get_box_class(box_type):
-    """``'rbox'`` / ``'hbox'`` (or a box class) -> the registered box class (MMDet/MMRotate box types)."""
-    import mmrotate.structures.bbox  # noqa: F401  (registers 'rbox' and its converters)
-    from mmdet.structures.bbox import get_box_type
-    return get_box_type(box_type)[1]
-
-
-def _box_dtype(box_cls):
-    # mmcv's CPU box_iou_rotated only has a float32 kernel; horizontal IoU in float64 as pycocotools
-    return torch.float64 if box_cls.box_dim == 4 else torch.float32
-
-
-def box_areas(boxes, box_type='rbox'):
-    """Areas (float64 numpy) as the evaluator uses them: w*h of the box (RotatedBoxes/HorizontalBoxes.areas)."""
-    box_cls = get_box_class(box_type)
-    t = torch.as_tensor(np.asarray(boxes), dtype=torch.float64).reshape(-1, box_cls.box_dim)
-    return box_cls(t).areas.numpy()
-
-
-def box_hulls(boxes, box_type='rbox'):
-    """Axis-aligned hulls (x1, y1, x2, y2), float64 numpy, through the box type's converter."""
-    box_cls = get_box_class(box_type)
-    t = torch.as_tensor(np.asarray(boxes), dtype=torch.float64).reshape(-1, box_cls.box_dim)
-    if box_cls.box_dim == 4:
-        return t.numpy()
-    return box_cls(t).convert_to('hbox').tensor.numpy()
-
-
-def _overlaps_fn(box_cls):
-    """The IoU kernel of a box type: rotated -> mmrotate ``rbbox_overlaps`` (mmcv ``box_iou_rotated``),
-    horizontal -> mmdet ``bbox_overlaps``. (``RotatedBoxes.overlaps`` of mmrotate 1.0.1 passes an ``eps`` that
-    ``rbbox_overlaps`` does not accept, so the functions are called directly.)"""
-    if box_cls.box_dim == 5:
-        from mmrotate.structures.bbox import rbbox_overlaps
-        return rbbox_overlaps
-    from mmdet.structures.bbox import bbox_overlaps
-    return bbox_overlaps
-
-
-def pairwise_iou(boxes1, boxes2, box_type='rbox', aligned=False):
-    """IoU (float64 numpy) through the box type: rotated -> mmcv box_iou_rotated, horizontal -> bbox_overlaps."""
-    box_cls = get_box_class(box_type)
-    dt = _box_dtype(box_cls)
-    b1 = torch.as_tensor(np.asarray(boxes1), dtype=dt).reshape(-1, box_cls.box_dim)
-    b2 = torch.as_tensor(np.asarray(boxes2), dtype=dt).reshape(-1, box_cls.box_dim)
-    if aligned and len(b1) == 0:
-        return np.zeros(0)
-    if not aligned and (len(b1) == 0 or len(b2) == 0):
-        return np.zeros((len(b1), len(b2)))
-    return _overlaps_fn(box_cls)(b1, b2, mode='iou', is_aligned=aligned).double().numpy()
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """SODA-A evaluation glue: original-image ground truth, DOTA Task1 files, and the full evaluation.
 
-Used by :class:`~cfinet_rotated.evaluation.SODAAMetric` and ``tools/eval_sodaa.py`` so that both give the
+Used by :class:`~cfinet_rotated.evaluation.SODAAMetric` and ``tools/analysis_tools/eval_sodaa.py`` so that both give the
 same numbers for the same predictions.
 """
 import json
@@ -11,8 +11,14 @@ from collections import Counter, OrderedDict
 import numpy as np
 import torch
 
-from cfinet_rotated.datasets.sodaa_io import (SODAA_CLASSES, AnnotationError, format_skips,
-                                              list_annotation_files, load_sodaa)
+from cfinet_rotated.datasets.sodaa_io import (
+    SODAA_CLASSES,
+    AnnotationError,
+    format_skips,
+    list_annotation_files,
+    load_sodaa,
+)
+
 from .size_ap import evaluate_detections, get_box_class
 
 

@@ -2,16 +2,16 @@
 from typing import Optional, Sequence
 
 from mmengine.logging import print_log
-from mmrotate.registry import METRICS
 
-from cfinet_rotated.datasets.sodaa_io import SODAA_CLASSES
+from ..datasets.sodaa_io import SODAA_CLASSES
+from ..registry import register_module
 from .patch_metric import PatchMergeMetric
 from .sodaa_eval import evaluate_sodaa, load_ground_truth, write_task1
 
 
-@METRICS.register_module()
+@register_module('METRICS')
 class SODAAMetric(PatchMergeMetric):
-    """SODA-A evaluation on original images, as the official protocol (design-decisions.md).
+    """SODA-A evaluation on original images, as the official protocol (docs/deviations.md, "Evaluation").
 
     Per-patch predictions are shifted by their patch origin, merged per original image with class-wise
     rotated NMS (``nms_iou_thr``), and evaluated COCO-style (exact greedy matching, IoU 0.50:0.95, 101 recall

@@ -2,10 +2,10 @@
 
 The protocol of the official ``SODADeval`` (CFINet ``mmdet/datasets/sodad_eval/sodadeval.py``, a COCOeval copy):
 horizontal boxes, IoU 0.50:0.05:0.95, 101 recall points, maxDets 100/300/1000 per image and class, inclusive area
-ranges Small [0, 1024], eS [0, 144], rS [144, 400], gS [400, 1024], Normal [1024, 2000] decided by the JSON
+ranges of :data:`cfinet_rotated.structures.size_subsets.AREA_RANGES` decided by the JSON
 ``area`` of each ground truth (w * h of the detections), the ``ignore`` flag honoured, ``iscrowd`` treated as 0,
 and 14 statistics: AP/AP50/AP75 (Small) and AP per range at maxDets 100, AR Small at 100/300/1000, AR per range at
-1000. Used by :class:`~cfinet_rotated.evaluation.SODADMetric` and ``tools/eval_sodad.py``.
+1000. Used by :class:`~cfinet_rotated.evaluation.SODADMetric` and ``tools/analysis_tools/eval_sodad.py``.
 """
 import json
 import os
@@ -15,6 +15,7 @@ from collections import Counter, OrderedDict
 import numpy as np
 
 from cfinet_rotated.datasets.sodad_io import SODAD_CLASSES, SODAD_IGNORE_ID, load_sodad
+
 from .size_ap import DEFAULT_AREA_RANGES, evaluate_detections
 from .sodaa_eval import align_predictions
 
@@ -76,7 +77,8 @@ def evaluate_sodad(gts, preds, classes=SODAD_CLASSES, iou_thrs=None, area_ranges
     :func:`load_sodad_ground_truth` output with the SODA-D protocol -> ``EvalResult`` with the 14 statistics."""
     dets = align_predictions(gts, preds, 'hbox')
     return evaluate_detections(list(gts.values()), dets, num_classes=len(classes), box_type='hbox',
-                               iou_thrs=iou_thrs, area_ranges=DEFAULT_AREA_RANGES if area_ranges is None else area_ranges,
+                               iou_thrs=iou_thrs,
+                               area_ranges=DEFAULT_AREA_RANGES if area_ranges is None else area_ranges,
                                max_dets=max_dets, class_names=tuple(classes), nproc=nproc, progress=progress,
                                stat_spec=SODAD_STAT_SPEC)
 

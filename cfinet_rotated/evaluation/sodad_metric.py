@@ -5,7 +5,8 @@ from typing import Optional, Sequence
 from mmengine.logging import print_log
 
 from cfinet_rotated.datasets.sodad_io import SODAD_CLASSES
-from cfinet_rotated.registry import register_module
+
+from ..registry import register_module
 from .patch_metric import PatchMergeMetric
 from .sodad_eval import SODAD_MAX_DETS, evaluate_sodad, load_sodad_ground_truth, write_coco_results
 

@@ -1,7 +1,7 @@
 # The tiny CFINet of the shipped checkpoint (checkpoints/, sha256 in the README): the tiny CFINet sample config
 # (R-18/4, 32-channel FPN, CRPN + FI, random initialisation) trained on a generated training set that is disjoint
 # from data/sample (tools/data/make_sample.py --seed 1 --prefix train), with a linear warm-up and one lr step.
-# Made by tools/make_release_checkpoint.sh, which sets the iteration count and the step (train_cfg.max_iters,
+# Made by tools/misc/make_release_checkpoint.sh, which sets the iteration count and the step (train_cfg.max_iters,
 # param_scheduler.1.milestones); tested on data/sample, which it never saw.
 _base_ = ['./rotated-faster-rcnn_cfinet_tiny_sample.py']
 

@@ -3,7 +3,8 @@
 # 800 px patches resized to 1200 px (keep ratio, padded to /32), horizontal flip 0.5, SGD lr 0.01 for 4 images
 # (official: 4 images on one GPU; its FI queue supports one GPU only), warm-up 500 iterations from 0.001,
 # steps at epochs 8 and 11, 12 epochs, evaluation at the end. Horizontal boxes throughout.
-_base_ = ['mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py']
+_base_ = ['mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py', '../_base_/datasets/sodad.py',
+          '../_base_/default_runtime.py']
 
 custom_imports = dict(imports=['cfinet_rotated'], allow_failed_imports=False)
 # the project's scope (tools, hooks, wrappers); the model and data parts inherited from mmdet:: keep
@@ -42,66 +43,26 @@ model = dict(
         rcnn=dict(score_thr=0.05, nms=dict(type='nms', iou_threshold=0.5), max_per_img=200)))
 
 # ----------------------------------------------------------------------------------------------- data
-# data/SODA-D/rawData/{Images/, Annotations/{train,val,test}.json} as distributed, split into divData/ by
-#   python tools/data/sodad_split.py --ann rawData/Annotations/<mode>.json --img-dir rawData/Images \
-#       --dst divData --mode <mode>
-dataset_type = 'SODADDataset'
-# SODA-D lives in data/SODA-D/ (relative to the current folder) unless SODAD_ROOT says where, e.g.
-#   SODAD_ROOT=/scratch/SODA-D python tools/train.py ...   (every path below follows; README, "Data and weights")
-data_root = '{{$SODAD_ROOT:data/SODA-D}}/'
-img_scale = (1200, 1200)
-# the patch origin travels with each prediction so that SODADMetric can merge the patches per image
-patch_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'ori_id', 'x_start',
-                   'y_start')
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='PackDetInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='PackDetInputs', meta_keys=patch_meta_keys),
-]
-train_dataloader = dict(
-    batch_size=4,
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='divData/Annotations/train.json',
-        data_prefix=dict(img='divData/Images/train/'),
-        pipeline=train_pipeline))
-val_dataloader = dict(
-    dataset=dict(train_dataloader['dataset'], ann_file='divData/Annotations/val.json',
-                 data_prefix=dict(img='divData/Images/val/'), pipeline=test_pipeline))
-test_dataloader = dict(
-    val_dataloader,
-    dataset=dict(val_dataloader['dataset'], ann_file='divData/Annotations/test.json',
-                 data_prefix=dict(img='divData/Images/test/')))
-# patch predictions are merged per original image (class-wise NMS 0.5) and scored against the full-image
-# annotations (category 10 excluded, so the official *_wo_ignore.json files give the same numbers)
-val_evaluator = dict(_delete_=True, type='SODADMetric', ann_file=data_root + 'rawData/Annotations/val.json')
-test_evaluator = dict(_delete_=True, type='SODADMetric', ann_file=data_root + 'rawData/Annotations/test.json')
+# SODA-D patches, pipelines, loaders and evaluators: configs/_base_/datasets/sodad.py
+dataset_type = {{_base_.sodad_dataset_type}}
+data_root = {{_base_.sodad_data_root}}
+img_scale = {{_base_.sodad_img_scale}}
+patch_meta_keys = {{_base_.sodad_patch_meta_keys}}
+train_pipeline = {{_base_.sodad_train_pipeline}}
+test_pipeline = {{_base_.sodad_test_pipeline}}
+train_dataloader = {{_base_.sodad_train_dataloader}}
+val_dataloader = {{_base_.sodad_val_dataloader}}
+test_dataloader = {{_base_.sodad_test_dataloader}}
+val_evaluator = {{_base_.sodad_val_evaluator}}
+test_evaluator = {{_base_.sodad_test_evaluator}}
 
 # ------------------------------------------------------------------------------------------- schedule
 train_cfg = dict(max_epochs=12, val_interval=12)
 optim_wrapper = dict(optimizer=dict(lr=0.01))
 # lr 0.01 for 4 images (the official single-GPU setting); auto_scale_lr scales it on more GPUs
-auto_scale_lr = dict(enable=True, base_batch_size=4)
+auto_scale_lr = {{_base_.cfinet_auto_scale_lr}}
 
 # ------------------------------------------------------------------------------------------- runtime
-# keep the last 3 epoch checkpoints (each carries the FI exemplar buffers, ~116 MB with the FI head);
-# --cfg-options default_hooks.checkpoint.max_keep_ckpts=-1 keeps all
-default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=3))
-# True (or --cfg-options tensorboard=True) also logs to TensorBoard (requirements/optional.txt)
-tensorboard = False
-
-# ---------------------------------------------------------------------------------------------- reliability
-# A NaN/inf loss term or gradient stops the run before the optimizer step (mode='skip': skip such steps and count
-# them); checkpoints carry the random generators' states so that --resume continues bit-identically; freed heap
-# memory goes back to the system every 50 iterations and the logged-scalar history is capped (flat memory). README
-# "Reliability".
-custom_hooks = [dict(type='NonFiniteGuardHook', mode='stop'), dict(type='RNGStateHook'),
-                dict(type='MemoryTrimHook', interval=50)]
+# checkpoints, TensorBoard switch, reliability hooks: configs/_base_/default_runtime.py
+default_hooks = {{_base_.cfinet_default_hooks}}
+custom_hooks = {{_base_.cfinet_custom_hooks}}
