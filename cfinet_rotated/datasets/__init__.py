@@ -1,6 +1,5 @@
 from .sodaa import SODAADataset
-from .sodaa_io import (IGNORE_ID, SODAA_CLASSES, AnnotationError, SodaaAnnotation, load_sodaa,
-                       parse_sodaa, polygon_area)
+from .sodaa_io import IGNORE_ID, SODAA_CLASSES, AnnotationError, SodaaAnnotation, load_sodaa, parse_sodaa, polygon_area
 from .sodad import SODADDataset
 from .sodad_io import SODAD_CLASSES, SODAD_IGNORE_ID, load_sodad
 

@@ -5,14 +5,20 @@ from typing import List
 
 from mmengine.logging import print_log
 from mmrotate.datasets import DOTADataset
-from mmrotate.registry import DATASETS
 
-from .sodaa_io import (SODAA_CLASSES, AnnotationError, format_skips, image_file_problem, list_annotation_files,
-                       load_sodaa)
-from .split import parse_patch_id
+from ..registry import register_module
+from .sodaa_io import (
+    SODAA_CLASSES,
+    AnnotationError,
+    format_skips,
+    image_file_problem,
+    list_annotation_files,
+    load_sodaa,
+)
+from .sodaa_split import parse_patch_id
 
 
-@DATASETS.register_module()
+@register_module('DATASETS')
 class SODAADataset(DOTADataset):
     """SODA-A patches made by ``tools/data/sodaa_split.py`` (or the official split tool).
 

@@ -8,8 +8,8 @@ from mmdet.datasets import CocoDataset
 from mmdet.datasets.api_wrappers import COCO
 from mmengine.logging import print_log
 
-from .sodaa_io import AnnotationError, format_skips, image_file_problem
 from ..registry import register_module
+from .sodaa_io import AnnotationError, format_skips, image_file_problem
 from .sodad_io import SODAD_CLASSES, load_sodad
 
 #: reasons an annotation is not a training target, in the order the official ``_parse_ann_info`` tests them

@@ -32,8 +32,8 @@ import cv2
 import numpy as np
 
 from .sodaa_io import AnnotationError
+from .sodaa_split import SplitConfig, class_table, crop_patch, fill_ignore, patch_name, sliding_windows
 from .sodad_io import SODAD_CLASSES, SODAD_IGNORE_ID, degenerate_boxes, load_sodad, sodad_categories, xywh_to_xyxy
-from .split import SplitConfig, class_table, crop_patch, fill_ignore, patch_name, sliding_windows
 
 MODES = ('train', 'val', 'test')
 #: the fates of an object (a valid box of classes 1..9), by its best clipped/original area ratio over the patches

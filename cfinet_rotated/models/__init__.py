@@ -1,7 +1,12 @@
 """CFINet models. One line per module; each import registers its classes in MMRotate's and MMDetection's
 registries (``cfinet_rotated.registry.register_module``: SODA-D configs build in MMDetection's scope)."""
-from .crpn_head import (CoarseToFineRPNHead, CoarseToFineRPNStage, DynamicIoUAssigner,  # noqa: F401 (CRPN)
-                        OrientedCoarseToFineRPNStage, dynamic_pos_iou_thr)
+from .crpn_head import (  # noqa: F401 (CRPN)
+                        CoarseToFineRPNHead,
+                        CoarseToFineRPNStage,
+                        DynamicIoUAssigner,
+                        OrientedCoarseToFineRPNStage,
+                        dynamic_pos_iou_thr,
+)
 from .deform_conv import DeformConv2d  # noqa: F401 (CRPN's adaptive convolution, fast on CPU)
 from .fi_roi_head import FIRoIHead  # noqa: F401 (Feature Imitation head; registers the FI modules)
 from .roi_extractor import LevelOffsetRoIExtractor  # noqa: F401 (RoI extractor of the SODA-D baseline)

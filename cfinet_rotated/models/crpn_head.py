@@ -26,9 +26,8 @@ from mmdet.models.dense_heads import RPNHead
 from mmdet.models.dense_heads.cascade_rpn_head import CascadeRPNHead, StageCascadeRPNHead
 from mmdet.structures.bbox import get_box_tensor
 from mmengine.structures import InstanceData
-from torch import Tensor, nn
-
 from mmrotate.models.dense_heads import OrientedRPNHead
+from torch import Tensor, nn
 
 from ..registry import register_module
 from .deform_conv import DEFORM_CONV_IMPLS, DeformConv2d
@@ -183,8 +182,6 @@ class CoarseToFineRPNHead(CascadeRPNHead):
             stage.setdefault('feat_channels', feat_channels)
             if deform_conv_impl is not None:
                 stage.setdefault('deform_conv_impl', deform_conv_impl)
-            if '.' not in stage['type']:  # stages are built by MMDetection's registry; point it to ours
-                stage['type'] = 'mmrotate.' + stage['type']
         self.alpha1, self.alpha2 = alpha1, alpha2
         super().__init__(num_classes=num_classes, num_stages=num_stages, stages=stages, train_cfg=train_cfg,
                          test_cfg=test_cfg, init_cfg=init_cfg)

@@ -15,7 +15,7 @@ class ExemplarSet(nn.Module):
     The features live in registered buffers (``feats`` (C, capacity, *feat_shape), fp32; ``ptr`` and
     ``count`` (C,) long), so they are saved in checkpoints, restored on resume and moved with the model;
     there is no disk I/O (the official code keeps a ``.pt`` file per class and GPU, and its capacity check
-    collapses the queue to one feature, official-behaviour.md §2.8).
+    collapses the queue to one feature: docs/deviations.md, "Feature Imitation head").
 
     Slots are filled from 0 upwards, so the valid slots of class c are ``[0, count[c])``; once full, the
     oldest slot (``ptr[c]``) is overwritten first.
@@ -38,7 +38,7 @@ class ExemplarSet(nn.Module):
         self.register_buffer('ptr', torch.zeros(num_classes, dtype=torch.long))
         self.register_buffer('count', torch.zeros(num_classes, dtype=torch.long))
 
-    #: the buffers, all saved in training checkpoints; ``tools/publish_model.py`` strips all of them
+    #: the buffers, all saved in training checkpoints; ``tools/model_converters/publish_model.py`` strips all of them
     BUFFER_NAMES = ('feats', 'ptr', 'count')
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
@@ -54,7 +54,8 @@ class ExemplarSet(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                                       error_msgs)
         if absent:
-            # A published checkpoint (tools/publish_model.py) has no exemplar set: training-only state that
+            # A published checkpoint (tools/model_converters/publish_model.py) has no exemplar set: training-only state
+            # that
             # inference never reads. Loading it gives an empty set, not "missing keys"; a checkpoint that holds
             # only some of the three buffers is still reported as missing the others.
             for k in keys:

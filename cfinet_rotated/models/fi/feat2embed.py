@@ -28,7 +28,8 @@ class Feat2Embed(BaseModule):
     the unpadded batch). ``N`` changes every step (ground truths, background RoIs and exemplars of the batch),
     and on CPU PyTorch's oneDNN convolutions keep a primitive per new input shape in two caches (oneDNN's and
     ideep's, 1,024 entries each), which made a long CPU run's resident memory grow for thousands of iterations
-    (tools/soak.py). With buckets the convolutions see at most ``N_max / shape_bucket`` shapes. The cost is at
+    (tools/analysis_tools/soak.py). With buckets the convolutions see at most ``N_max / shape_bucket`` shapes. The cost
+    is at
     most ``shape_bucket - 1`` extra rows through the three small convolutions (the MLP sees the real rows only;
     fp32 linear layers use BLAS, which keeps no per-shape cache). ``None`` = 32, or 1 (no
     padding) when ``norm_cfg`` is a batch-statistics norm (BN/SyncBN), whose statistics padding would change.

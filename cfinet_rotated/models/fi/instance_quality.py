@@ -6,7 +6,6 @@ from torch import Tensor, nn
 
 from ...registry import register_module
 
-
 QUALITY_NONE, QUALITY_LOW, QUALITY_MID, QUALITY_HIGH = -1, 0, 1, 2
 
 

@@ -5,10 +5,9 @@ import torch
 from mmdet.models.task_modules.assigners import AssignResult, BaseAssigner
 from mmdet.structures.bbox import BaseBoxes, HorizontalBoxes
 from mmengine.structures import InstanceData
-from torch import Tensor
-
 from mmrotate.registry import TASK_UTILS
 from mmrotate.structures.bbox import RotatedBoxes
+from torch import Tensor
 
 from ...registry import register_module
 from ..dynamic_threshold import THRESHOLD_MODES, dynamic_pos_iou_thr

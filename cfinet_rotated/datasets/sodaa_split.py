@@ -32,8 +32,7 @@ import cv2
 import numpy as np
 import shapely
 
-from .sodaa_io import (IGNORE_ID, SKIP_REASONS, SODAA_CLASSES, AnnotationError, parse_sodaa,
-                       read_json)
+from .sodaa_io import IGNORE_ID, SKIP_REASONS, SODAA_CLASSES, AnnotationError, parse_sodaa, read_json
 
 #: image extensions looked for next to ``Annotations/<stem>.json``, in this order
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp')
@@ -462,3 +461,29 @@ def default_workers():
 __all__ = ['SplitConfig', 'window_starts', 'sliding_windows', 'filter_windows', 'polygon_iof', 'fill_ignore',
            'clip_polygon_to_window', 'patch_name', 'crop_patch', 'split_image', 'object_fates',
            'split_one', 'summarize', 'class_table', 'format_summary', 'prepare_out_dir', 'list_tasks', 'IGNORE_ID']
+
+
+def split_sodaa(src, dst, cfg=SplitConfig(), workers=1, overwrite=False, log=print):
+    """Split every image of a raw SODA-A folder ``SRC/{Images,Annotations}`` into ``DST/{Images,Annotations}`` and
+    write ``DST/split_summary.json``. Returns the summary (``failed_files`` lists the failures); ``log`` gets the
+    one-line settings and the summary lines (``None``: silent)."""
+    import json
+
+    from mmengine.utils import track_parallel_progress, track_progress
+    tasks, orphans = list_tasks(src, dst, cfg)
+    out = prepare_out_dir(dst, overwrite=overwrite)
+    log = log or (lambda *_: None)
+    log(f'splitting {len(tasks)} images from {src} into {out}: window {cfg.size}, overlap (gap) '
+        f'{cfg.gap}, step {cfg.step}, img_rate_thr {cfg.img_rate_thr}, iof_thr {cfg.iof_thr}, '
+        f'padding {list(cfg.padding_value) if cfg.padding else "off"}')
+    if workers > 1 and len(tasks) > 1:
+        results = track_parallel_progress(split_one, tasks, nproc=min(workers, len(tasks)))
+    else:
+        results = track_progress(split_one, tasks)
+    summary = summarize(results, orphans, cfg)
+    with open(out / 'split_summary.json', 'w', encoding='utf-8') as f:
+        json.dump(summary, f, indent=2)
+    log('\n'.join(format_summary(summary)))
+    log(f'summary written to {out / "split_summary.json"}')
+    return summary
+
