@@ -1,16 +1,15 @@
 """Feature Imitation RoI head of CFINet (Sec. 3.2, Alg. 1, Eq. (3)-(6)) for horizontal and rotated RoIs."""
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from mmdet.models.roi_heads import StandardRoIHead
 from mmdet.models.task_modules.samplers import SamplingResult
-from mmdet.structures.bbox import (BaseBoxes, HorizontalBoxes, bbox2roi, bbox_overlaps,
-                                   get_box_tensor)
-from torch import Tensor
-
+from mmdet.models.utils import unpack_gt_instances
+from mmdet.structures.bbox import BaseBoxes, HorizontalBoxes, bbox2roi, bbox_overlaps, get_box_tensor
 from mmrotate.registry import MODELS
 from mmrotate.structures.bbox import RotatedBoxes, rbbox_overlaps
+from torch import Tensor
 
 from ..registry import register_module
 from .fi import ExemplarSet, InstanceTransform  # noqa: F401  (registers the FI modules)
@@ -108,8 +107,6 @@ class FIRoIHead(StandardRoIHead):
         self.pos_fractions = tuple(float(f) for f in pos_fractions)
         self.quality_weights = tuple(float(w) for w in quality_weights)
         self.feature_reweight = feature_reweight
-        self._fi_gt_instances = None
-        self._fi_unmeasured = 0
 
     # ------------------------------------------------------------------ forward / loss plumbing
     def _bbox_forward(self, x: Tuple[Tensor], rois: Tensor) -> dict:
@@ -124,25 +121,37 @@ class FIRoIHead(StandardRoIHead):
         return dict(cls_score=cls_score, bbox_pred=bbox_pred, bbox_feats=bbox_feats)
 
     def loss(self, x, rpn_results_list, batch_data_samples) -> dict:
-        self._fi_gt_instances = [s.gt_instances for s in batch_data_samples]
-        try:
-            return super().loss(x, rpn_results_list, batch_data_samples)
-        finally:
-            self._fi_gt_instances = None
+        """StandardRoIHead's loss (assign and sample per image, then the box losses), with the ground truths passed
+        on to :meth:`bbox_loss` explicitly: the FI branch needs them (Alg. 1)."""
+        assert len(rpn_results_list) == len(batch_data_samples)
+        batch_gt_instances, batch_gt_instances_ignore, _ = unpack_gt_instances(batch_data_samples)
+        sampling_results = []
+        for i, rpn_results in enumerate(rpn_results_list):
+            rpn_results.priors = rpn_results.pop('bboxes')
+            assign_result = self.bbox_assigner.assign(rpn_results, batch_gt_instances[i],
+                                                      batch_gt_instances_ignore[i])
+            sampling_results.append(self.bbox_sampler.sample(assign_result, rpn_results, batch_gt_instances[i],
+                                                             feats=[lvl_feat[i][None] for lvl_feat in x]))
+        if self.with_mask:
+            raise NotImplementedError('FIRoIHead: mask heads are not supported')
+        return dict(self.bbox_loss(x, sampling_results, batch_gt_instances)['loss_bbox'])
 
-    def bbox_loss(self, x: Tuple[Tensor], sampling_results: List[SamplingResult]) -> dict:
+    def bbox_loss(self, x: Tuple[Tensor], sampling_results: List[SamplingResult],
+                  batch_gt_instances: Optional[list] = None) -> dict:
+        """Box losses (StandardRoIHead's) plus ``loss_fi`` (Eq. (5)-(6)) on ``batch_gt_instances``."""
+        if batch_gt_instances is None:
+            raise TypeError('FIRoIHead.bbox_loss needs batch_gt_instances (the ground truth of each image) for '
+                            'the Feature Imitation loss')
         bbox_results = super().bbox_loss(x, sampling_results)
-        if self._fi_gt_instances is None:
-            raise RuntimeError('FIRoIHead.bbox_loss needs the gt instances: call FIRoIHead.loss')
-        bbox_results['loss_bbox']['loss_fi'] = self.feature_imitation_loss(
-            x, sampling_results, bbox_results, self._fi_gt_instances)
+        loss_fi, num_unmeasured = self.feature_imitation_loss(x, sampling_results, bbox_results, batch_gt_instances)
+        bbox_results['loss_bbox']['loss_fi'] = loss_fi
         # logged, not optimised (no 'loss' in the key): the size of the exemplar set, per class too, and how
         # many gts of the step had no measured prediction (left out of Alg. 1)
         counts = self.exemplar_set.count.float()
         bbox_results['loss_bbox']['fi_exemplars'] = counts.sum()
         for k in range(self.num_classes):
             bbox_results['loss_bbox'][f'fi_exemplars_c{k}'] = counts[k]
-        bbox_results['loss_bbox']['fi_unmeasured_gts'] = counts.new_tensor(float(self._fi_unmeasured))
+        bbox_results['loss_bbox']['fi_unmeasured_gts'] = counts.new_tensor(float(num_unmeasured))
         return bbox_results
 
     # ------------------------------------------------------------------ Eq. (3)
@@ -180,7 +189,11 @@ class FIRoIHead(StandardRoIHead):
 
     def feature_imitation_loss(self, x: Tuple[Tensor], sampling_results: List[SamplingResult],
                                bbox_results: dict, batch_gt_instances: list) -> Tensor:
-        """Alg. 1 for the whole batch, Eq. (5) loss; pushes the new exemplars (Alg. 1 line 6)."""
+        """Alg. 1 for the whole batch, Eq. (5) loss; pushes the new exemplars (Alg. 1 line 6).
+
+        Returns:
+            tuple: the loss (a scalar tensor) and the number of gts without a measured prediction (no anchor).
+        """
         device = bbox_results['cls_score'].device
         num_imgs = len(sampling_results)
         nums = [len(res.priors) for res in sampling_results]
@@ -205,12 +218,12 @@ class FIRoIHead(StandardRoIHead):
         bg_rows = torch.cat(bg_rows)
         # a gt without any measured prediction has no quality (not a low one): it is no anchor this step
         keep = (meas > 0).nonzero().flatten()
-        self._fi_unmeasured = int(labels.numel() - keep.numel())
+        num_unmeasured = int(labels.numel() - keep.numel())
         num_gts = keep.numel()
         if num_gts == 0:
             self.exemplar_set.push(self.exemplar_set.feats.new_zeros((0, ) + self.exemplar_set.feat_shape),
                                    labels[:0])
-            return self._zero_loss()
+            return self._zero_loss(), num_unmeasured
 
         # ---- anchors: each measured gt's own RoI feature (with gradient)
         extractor = self.bbox_roi_extractor
@@ -253,7 +266,7 @@ class FIRoIHead(StandardRoIHead):
 
         # ---- Alg. 1 line 6: new exemplars, after this step's sampling (all-gathered under DDP)
         self.exemplar_set.push(gt_feats[is_ex].detach(), labels[is_ex])
-        return loss
+        return loss, num_unmeasured
 
     @torch.no_grad()
     def sample_contrast(self, labels: Tensor, quality: Tensor, is_ex: Tensor, n_bg: int) -> tuple:
