@@ -1,28 +1,30 @@
 """Make the embedded samples' patch splits when a tool needs them (``data/sample_split``,
 ``data/sample_sodad_split``; generated, gitignored), so every tool works on a fresh clone without first running
-``make demo``. Each split is made with the project's own split tool, exactly as the README's commands do."""
+``make demo``. Each split is made with the split functions that ``tools/data/sodaa_split.py`` and
+``tools/data/sodad_split.py`` run, with their default settings, exactly as the README's commands do."""
 import os.path as osp
-import subprocess
-import sys
+
+from .datasets.sodaa_split import SplitConfig, default_workers, split_sodaa
+from .datasets.sodad_split import SodadSplitConfig, split_sodad
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SODAA_RAW, SODAA_SPLIT = 'data/sample', 'data/sample_split'
 SODAD_RAW, SODAD_SPLIT = 'data/sample_sodad', 'data/sample_sodad_split'
 
 
-def _run(args):
-    subprocess.run([sys.executable, *args], check=True, cwd=ROOT)
-
-
 def ensure_sodaa_sample_split(raw=SODAA_RAW, split=SODAA_SPLIT):
-    """``tools/data/sodaa_split.py --src RAW --dst SPLIT`` unless ``SPLIT/Annotations`` exists; returns SPLIT."""
+    """What ``tools/data/sodaa_split.py --src RAW --dst SPLIT`` does, unless ``SPLIT/Annotations`` exists; returns
+    SPLIT."""
     raw, split = (p if osp.isabs(p) else osp.join(ROOT, p) for p in (raw, split))
     if osp.isdir(osp.join(split, 'Annotations')):
         return split
     if not osp.isdir(osp.join(raw, 'Annotations')):
-        raise FileNotFoundError(f'{raw}/Annotations: no raw sample there (python tools/data/make_sample.py --out {raw})')
-    print(f'splitting {raw} into {split} (tools/data/sodaa_split.py) ...', flush=True)
-    _run(['tools/data/sodaa_split.py', '--src', raw, '--dst', split])
+        raise FileNotFoundError(f'{raw}/Annotations: no raw sample there '
+                                f'(python tools/data/make_sample.py --out {raw})')
+    print(f'splitting {raw} into {split} (as tools/data/sodaa_split.py) ...', flush=True)
+    summary = split_sodaa(raw, split, SplitConfig(), workers=default_workers())
+    if summary['failed_files']:
+        raise RuntimeError(f'{raw}: {len(summary["failed_files"])} file(s) failed to split: {summary["failed_files"]}')
     return split
 
 
@@ -36,9 +38,12 @@ def ensure_sodad_sample_split(raw=SODAD_RAW, split=SODAD_SPLIT, modes=('train', 
         if not osp.isfile(ann):
             raise FileNotFoundError(f'{ann}: no raw SODA-D sample there '
                                     f'(python tools/data/make_sample.py --format sodad --out {raw})')
-        print(f'splitting {raw} into {split} ({mode}; tools/data/sodad_split.py) ...', flush=True)
-        _run(['tools/data/sodad_split.py', '--ann', ann, '--img-dir', osp.join(raw, 'Images'), '--dst', split,
-              '--mode', mode])
+        print(f'splitting {raw} into {split} ({mode}; as tools/data/sodad_split.py) ...', flush=True)
+        summary = split_sodad(ann, osp.join(raw, 'Images'), split, SodadSplitConfig(mode=mode),
+                              workers=default_workers())
+        if summary['failed_images']:
+            raise RuntimeError(f'{ann}: {len(summary["failed_images"])} image(s) failed to split: '
+                               f'{summary["failed_images"]}')
     return split
 
 

@@ -10,7 +10,7 @@ are shifted back and merged with class-wise NMS (rotated for MMRotate models, ho
 API ``cfinet_rotated.apis.detect_large_image``. Writes to ``--out-dir``:
 
 * ``Task1/Task1_<class>.txt``: DOTA Task1 files of all images (``<stem> <score> x1 y1 ... x4 y4``), which
-  ``tools/eval_sodaa.py --pred OUT/Task1`` evaluates against a SODA-A annotation folder;
+  ``tools/analysis_tools/eval_sodaa.py --pred OUT/Task1`` evaluates against a SODA-A annotation folder;
 * ``json/<stem>.json``: the detections of each image (box, polygon, score, class) with the image size and timing;
 
 and with ``--show-dir`` one PNG per image (MMRotate's ``RotLocalVisualizer`` / MMDetection's
@@ -23,7 +23,6 @@ import os.path as osp
 import sys
 import time
 from collections import OrderedDict
-
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp', '.ppm', '.pgm', '.webp', '.npy')
 
@@ -38,7 +37,8 @@ def parse_args(argv=None):
     p.add_argument('config', help='model config file')
     p.add_argument('checkpoint', help='checkpoint file (a published or a training checkpoint)')
     p.add_argument('--out-dir', required=True, help='folder for Task1/ and json/')
-    p.add_argument('--show-dir', help='also draw each image with its detections into this folder (PNG; unset: no pictures)')
+    p.add_argument('--show-dir',
+                   help='also draw each image with its detections into this folder (PNG; unset: no pictures)')
     p.add_argument('--score-thr', type=float, default=0.3, help='score threshold of the drawn detections')
     p.add_argument('--save-thr', type=float, default=0.0,
                    help='score threshold of the written detections (the model\'s test_cfg applies first)')

@@ -6,7 +6,7 @@
 
 Several GPUs: tools/dist_test.sh (torchrun) or tools/slurm_test.sh (README, "Commands").
 ``--out`` saves the raw per-patch predictions (one dict per patch with ``img_id``, ``ori_id``, ``x_start``,
-``y_start`` and ``pred_instances``) so that ``tools/eval_sodaa.py`` can evaluate them again later.
+``y_start`` and ``pred_instances``) so that ``tools/analysis_tools/eval_sodaa.py`` can evaluate them again later.
 
 Exit status 2: the checkpoint cannot be used (missing, truncated, corrupted, saved by another config).
 """
@@ -16,15 +16,24 @@ import sys
 from mmdet.evaluation import DumpDetResults
 
 from cfinet_rotated.cli import tool_parser
-from cfinet_rotated.utils import (CheckpointError, build_runner, check_runner_checkpoint, finish_distributed,
-                                  load_config, mmengine_checkpoint_globals, parse_args_with_common, run_preflight)
+from cfinet_rotated.utils import (
+    CheckpointError,
+    build_runner,
+    check_runner_checkpoint,
+    finish_distributed,
+    load_config,
+    mmengine_checkpoint_globals,
+    parse_args_with_common,
+    run_preflight,
+)
 
 
 def parse_args():
     parser = tool_parser(__doc__)
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--out', help='dump the raw per-patch predictions to this pickle file (for tools/eval_sodaa.py / eval_sodad.py)')
+    parser.add_argument('--out', help='dump the raw per-patch predictions to this pickle file (for '
+                        'tools/analysis_tools/eval_sodaa.py / eval_sodad.py)')
     parser.add_argument('--show', action='store_true', help='show the predictions')
     parser.add_argument('--show-dir', help='save images with drawn predictions to this folder')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of --show (s)')

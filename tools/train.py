@@ -16,15 +16,24 @@ from mmengine.logging import print_log
 
 from cfinet_rotated.cli import tool_parser
 from cfinet_rotated.engine import NonFiniteError
-from cfinet_rotated.utils import (CheckpointError, build_runner, check_runner_checkpoint, finish_distributed,
-                                  load_config, mmengine_checkpoint_globals, parse_args_with_common, run_preflight)
+from cfinet_rotated.utils import (
+    CheckpointError,
+    build_runner,
+    check_runner_checkpoint,
+    finish_distributed,
+    load_config,
+    mmengine_checkpoint_globals,
+    parse_args_with_common,
+    run_preflight,
+)
 
 
 def parse_args():
     parser = tool_parser(__doc__)
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--amp', action='store_true', help='enable automatic mixed precision')
-    parser.add_argument('--auto-scale-lr', action='store_true', help='scale the lr linearly by the total batch size (GPUs x images per GPU) '
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help='scale the lr linearly by the total batch size (GPUs x images per GPU) '
                         'relative to the config\'s auto_scale_lr.base_batch_size')
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',

@@ -14,15 +14,11 @@ Bad input never stops the run: every good image is split; each failed file (malf
 unreadable image, image without annotation file) is reported at the end and the exit status is 1;
 invalid polygons (NaN, wrong number of points, unknown category) are skipped and counted per file.
 """
-import json
 import sys
-
-from mmengine.utils import track_parallel_progress, track_progress
 
 from cfinet_rotated.cli import tool_parser
 from cfinet_rotated.datasets.sodaa_io import AnnotationError
-from cfinet_rotated.datasets.split import (SplitConfig, default_workers, format_summary, list_tasks,
-                                           prepare_out_dir, split_one, summarize)
+from cfinet_rotated.datasets.sodaa_split import SplitConfig, default_workers, split_sodaa
 
 
 def parse_args(argv=None):
@@ -53,23 +49,10 @@ def main(argv=None):
     try:
         cfg = SplitConfig(size=args.size, gap=args.gap, img_rate_thr=args.img_rate_thr, iof_thr=args.iof_thr,
                           padding=not args.no_padding, padding_value=tuple(args.padding_value), ext=args.ext)
-        tasks, orphans = list_tasks(args.src, args.dst, cfg)
-        out = prepare_out_dir(args.dst, overwrite=args.overwrite)
+        summary = split_sodaa(args.src, args.dst, cfg, workers=args.workers, overwrite=args.overwrite)
     except (ValueError, AnnotationError, FileExistsError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
-    print(f'splitting {len(tasks)} images from {args.src} into {out}: window {cfg.size}, overlap (gap) '
-          f'{cfg.gap}, step {cfg.step}, img_rate_thr {cfg.img_rate_thr}, iof_thr {cfg.iof_thr}, '
-          f'padding {list(cfg.padding_value) if cfg.padding else "off"}')
-    if args.workers > 1 and len(tasks) > 1:
-        results = track_parallel_progress(split_one, tasks, nproc=min(args.workers, len(tasks)))
-    else:
-        results = track_progress(split_one, tasks)
-    summary = summarize(results, orphans, cfg)
-    with open(out / 'split_summary.json', 'w', encoding='utf-8') as f:
-        json.dump(summary, f, indent=2)
-    print('\n'.join(format_summary(summary)))
-    print(f'summary written to {out / "split_summary.json"}')
     return 1 if summary['failed_files'] else 0
 
 

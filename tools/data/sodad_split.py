@@ -16,7 +16,7 @@ import sys
 from cfinet_rotated.cli import tool_parser
 from cfinet_rotated.datasets.sodaa_io import AnnotationError
 from cfinet_rotated.datasets.sodad_split import MODES, SodadSplitConfig, format_summary, split_sodad
-from cfinet_rotated.datasets.split import default_workers
+from cfinet_rotated.datasets.sodaa_split import default_workers
 
 
 def parse_args(argv=None):

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Reproduce the shipped tiny CFINet checkpoint: generate a training set disjoint from data/sample, split it, train
-# configs/cfinet/rotated-faster-rcnn_cfinet_tiny_release.py on CPU and publish the result (tools/publish_model.py).
+# configs/cfinet/rotated-faster-rcnn_cfinet_tiny_release.py on CPU and publish the result (tools/model_converters/publish_model.py).
 #
-#     bash tools/make_release_checkpoint.sh [ITERS] [NUM_IMAGES]     (the shipped checkpoint: see the README)
+#     bash tools/misc/make_release_checkpoint.sh [ITERS] [NUM_IMAGES]     (the shipped checkpoint: see the README)
 #
 # ITERS (default 2000) training iterations of batch 1, lr step at 3/4; NUM_IMAGES (default 24) generated images
 # (tools/data/make_sample.py --seed 1 --prefix train; data/sample is --seed 0). Environment: PYTHON (default
@@ -10,7 +10,7 @@
 # OUT with -<sha256[:8]> before .pth), WORK (default work_dirs/release), RAW and SPLIT (default
 # data/release_train and data/release_train_split, the generated set and its split).
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
 ITERS="${1:-2000}"
@@ -34,4 +34,4 @@ rm -rf "$WORK"
     param_scheduler.1.end="$ITERS" param_scheduler.1.milestones="[$STEP]" \
     default_hooks.checkpoint.interval="$ITERS"
 echo "== 4/4 publish $WORK/iter_$ITERS.pth"
-"$PY" tools/publish_model.py "$WORK/iter_$ITERS.pth" "$OUT"
+"$PY" tools/model_converters/publish_model.py "$WORK/iter_$ITERS.pth" "$OUT"

@@ -1,6 +1,6 @@
 """Train the tiny baseline and CFINet configs on the embedded sample and print their size-subset AP side by side.
 
-    python tools/compare_on_sample.py [--iters 300] [--pipeline rotated-faster-rcnn|oriented-rcnn|sodad]
+    python tools/analysis_tools/compare_on_sample.py [--iters 300] [--pipeline rotated-faster-rcnn|oriented-rcnn|sodad]
                                       [--work-dir work_dirs/compare_on_sample] [--seed 0]
 
 Each model is trained for ``--iters`` iterations (the tiny configs' batch, CPU, random initialisation) on
@@ -12,8 +12,6 @@ images coincide. ``--pipeline sodad``: the horizontal SODA-D tiny configs on dat
 data/sample_sodad_split in train and test mode with tools/data/sodad_split.py when missing), SODADMetric.
 """
 import os.path as osp
-import subprocess
-import sys
 
 from mmengine.config import Config
 

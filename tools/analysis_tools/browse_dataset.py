@@ -1,8 +1,9 @@
 """Draw the ground truth of SODA-A or SODA-D data (raw or split) to PNGs, boxes coloured by size subset.
 
-    python tools/browse_dataset.py data/sample/Annotations --out-dir work_dirs/browse
-    python tools/browse_dataset.py data/sample_split/Annotations --out-dir work_dirs/browse_split --max-images 6
-    python tools/browse_dataset.py data/sample_sodad/Annotations/sample.json \\
+    python tools/analysis_tools/browse_dataset.py data/sample/Annotations --out-dir work_dirs/browse
+    python tools/analysis_tools/browse_dataset.py data/sample_split/Annotations --out-dir work_dirs/browse_split \
+        --max-images 6
+    python tools/analysis_tools/browse_dataset.py data/sample_sodad/Annotations/sample.json \\
         --img-dir data/sample_sodad/Images --out-dir work_dirs/browse_sodad
 
 ANN is a SODA-A annotation folder (one JSON per image or patch; images in ``--img-dir``, by default the

@@ -1,12 +1,12 @@
 """Full-image inference speed (s per megapixel) of the tiny baseline and tiny CFINet, and peak memory on a large image.
 
-    python tools/benchmark_infer.py                      # 2000 x 2000 timing, 10000 x 10000 memory
-    python tools/benchmark_infer.py --size 1200 --big 3000 --rounds 1     # a quick check
+    python tools/analysis_tools/benchmark_infer.py                      # 2000 x 2000 timing, 10000 x 10000 memory
+    python tools/analysis_tools/benchmark_infer.py --size 1200 --big 3000 --rounds 1     # a quick check
 
 Both tiny configs (random initialisation, CPU, the thread count of OMP_NUM_THREADS) run
 ``cfinet_rotated.apis.detect_large_image`` (800 px windows, overlap 150, ``--batch-size``) on a generated
-``--size`` x ``--size`` scene (tools/data/make_sample.py's drawing code, saved as JPEG; box head score threshold
-``--score-thr`` 0.3 for both, as tools/benchmark_speed.py): the median over
+``--size`` x ``--size`` scene (cfinet_rotated.testing's drawing code, saved as JPEG; box head score threshold
+``--score-thr`` 0.3 for both, as tools/analysis_tools/benchmark_speed.py): the median over
 ``--rounds`` of the wall time of reading, windowing, all forward passes and the merge, divided by the megapixels.
 Then a separate process runs tiny CFINet on a ``--big`` x ``--big`` image (the scene tiled, written as
 ``--big-format``; JPEG is decoded once, BMP is memory-mapped) and reports its peak resident memory
@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BASELINE = 'configs/baselines/rotated-faster-rcnn_tiny_sample.py'
 CFINET = 'configs/cfinet/rotated-faster-rcnn_cfinet_tiny_sample.py'
 
@@ -40,12 +40,13 @@ def parse_args(argv=None):
     p.add_argument('--rounds', type=int, default=3, help='timed rounds per model (median)')
     p.add_argument('--batch-size', type=int, default=4, help='windows per forward pass')
     p.add_argument('--score-thr', type=float, default=0.3,
-                   help='box head score threshold of both models (as tools/benchmark_speed.py: a random box head '
-                        'scores every class about 1/10, and the configs\' 0.05 would time rotated NMS over all '
-                        'proposals x 9 classes instead of the models)')
+                   help='box head score threshold of both models (as tools/analysis_tools/benchmark_speed.py: a '
+                        'random box head scores every class about 1/10, and the configs\' 0.05 would time rotated '
+                        'NMS over all proposals x 9 classes instead of the models)')
     p.add_argument('--baseline', default=BASELINE, help='baseline config')
     p.add_argument('--cfinet', default=CFINET, help='CFINet config')
-    p.add_argument('--work-dir', default=None, help='folder for the generated images (unset: a temporary folder, removed at the end)')
+    p.add_argument('--work-dir', default=None,
+                   help='folder for the generated images (unset: a temporary folder, removed at the end)')
     p.add_argument('--child', nargs=2, metavar=('CONFIG', 'IMAGE'), help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -54,8 +55,8 @@ def make_scene(path, size, tile=2000):
     """Write a ``size`` x ``size`` scene: the sample generator's drawing at ``min(size, tile)`` px, tiled."""
     import cv2
     import numpy as np
-    sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
-    from make_sample import generate_image
+
+    from cfinet_rotated.testing import generate_image
     t = min(size, tile)
     _, img, _ = generate_image(7, 0, size=(t, t))
     reps = -(-size // t)
@@ -87,6 +88,7 @@ def _options(score_thr):
 def child(config, image, batch_size, score_thr):
     """Run CFINet on ``image`` in this process; print a JSON line with the time and peak memory."""
     import torch
+
     from cfinet_rotated.apis import PatchReader, detect_large_image, init_detector
     torch.set_num_threads(max(1, int(os.environ.get('OMP_NUM_THREADS', '1'))))
     model = init_detector(config, None, device='cpu', cfg_options=_options(score_thr))

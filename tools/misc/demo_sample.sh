@@ -3,11 +3,11 @@
 # the rotated AP by size subset (a smoke run of the plumbing); then run the shipped tiny CFINet checkpoint
 # (checkpoints/, trained on a generated set disjoint from data/sample) through the full-image API on the original
 # sample images, print the 12 statistics and draw the detections.
-#     bash tools/demo_sample.sh [CONFIG]   (what `make demo` runs)
+#     bash tools/misc/demo_sample.sh [CONFIG]   (what `make demo` runs)
 # With a configs/sodad/ config: the SODA-D sample, horizontal boxes, the 14 SODA-D statistics; there is no SODA-D
 # checkpoint, so the last part is skipped.
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
 CONFIG="${1:-configs/baselines/rotated-faster-rcnn_tiny_sample.py}"
@@ -38,13 +38,13 @@ if [[ "$CONFIG" == *sodad/* ]]; then
   echo "== 4/5, 5/5 skipped: the shipped checkpoint is a SODA-A (rotated) model and there is no SODA-D checkpoint"
 elif [[ -z "$RELEASE" ]]; then
   echo "== 4/5, 5/5 skipped: no checkpoints/rotated-faster-rcnn_cfinet_tiny_release-*.pth (make it with" \
-       "bash tools/make_release_checkpoint.sh)"
+       "bash tools/misc/make_release_checkpoint.sh)"
 else
   FULL="$WORK/full_image"
   echo "== 4/5 the shipped checkpoint $RELEASE on the whole images of data/sample (held out from its training)"
   "$PY" tools/infer.py data/sample/Images "$RELEASE_CONFIG" "$RELEASE" --out-dir "$FULL" --show-dir "$FULL/vis" \
       --ignore-ann data/sample/Annotations
   echo "== 5/5 evaluate the merged full-image detections (DOTA Task1 files) against data/sample/Annotations"
-  "$PY" tools/eval_sodaa.py --ann data/sample/Annotations --pred "$FULL/Task1" --out "$FULL/metrics.json"
+  "$PY" tools/analysis_tools/eval_sodaa.py --ann data/sample/Annotations --pred "$FULL/Task1" --out "$FULL/metrics.json"
   echo "== done: pictures of the detections in $FULL/vis, metrics in $FULL/metrics.json"
 fi

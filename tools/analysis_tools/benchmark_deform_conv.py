@@ -1,7 +1,7 @@
 """Micro-benchmark of one 3x3 deformable convolution on CPU: mmcv's kernel, torchvision's, and ours.
 
-    OMP_NUM_THREADS=2 python tools/benchmark_deform_conv.py
-    python tools/benchmark_deform_conv.py --repeats 1 --cases 32x64 --no-p2      # a quick check
+    OMP_NUM_THREADS=2 python tools/analysis_tools/benchmark_deform_conv.py
+    python tools/analysis_tools/benchmark_deform_conv.py --repeats 1 --cases 32x64 --no-p2      # a quick check
 
 For each case (channels x square map size; in = out channels, batch 1, padding 1, as CRPN's stage-2 adaptive
 convolution) it times the forward pass and forward + backward (gradients for the input, the offsets and the weight)

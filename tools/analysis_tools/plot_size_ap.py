@@ -1,6 +1,6 @@
 """Bar chart of AP and AR per size subset from one or more metrics.json files (e.g. baseline vs CFINet).
 
-    python tools/plot_size_ap.py baseline/metrics.json cfinet/metrics.json \
+    python tools/analysis_tools/plot_size_ap.py baseline/metrics.json cfinet/metrics.json \
         --labels "Faster R-CNN" CFINet --out size_ap.png
 """
 import os.path as osp
@@ -13,7 +13,8 @@ from cfinet_rotated.evaluation.plot import load_metrics, plot_size_ap
 def main(argv=None):
     p = tool_parser(__doc__)
     p.add_argument('metrics', nargs='+',
-                   help='metrics JSON files of tools/eval_sodaa.py / eval_sodad.py, or of SODAAMetric / SODADMetric')
+                   help='metrics JSON files of tools/analysis_tools/eval_sodaa.py / eval_sodad.py, or of '
+                        'SODAAMetric / SODADMetric')
     p.add_argument('--labels', nargs='+', help='legend names (unset: the parent folder names)')
     p.add_argument('--out', required=True, help='PNG file to write')
     p.add_argument('--title', default=None, help='figure title')

@@ -1,7 +1,8 @@
 """Accuracy on held-out synthetic data: tiny baseline, CRPN-only, FI-only and CFINet of one pipeline, several seeds.
 
-    python tools/benchmark_accuracy.py --pipeline rotated-faster-rcnn --iters 600 --seeds 0 1 2 --jobs 2
-    python tools/benchmark_accuracy.py --models baseline cfinet --warmup-iters 300   # shared warm-up start
+    python tools/analysis_tools/benchmark_accuracy.py --pipeline rotated-faster-rcnn --iters 600 --seeds 0 1 2 \
+        --jobs 2
+    python tools/analysis_tools/benchmark_accuracy.py --models baseline cfinet --warmup-iters 300   # shared warm-up
 
 1. Data: a training set and a disjoint test set drawn by tools/data/make_sample.py with different seeds and file
    prefixes (default 30 + 10 images of 1600x1200, all nine classes and the four size subsets, parking and
@@ -35,7 +36,7 @@ import numpy as np
 
 from cfinet_rotated.cli import tool_parser
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PIPELINES = {
     'rotated-faster-rcnn': dict(
         format='sodaa',
@@ -174,8 +175,8 @@ def data_paths(root, fmt):
 
 def data_summary(data):
     """Objects per size subset in the raw train/test sets (for the report)."""
-    sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
-    import make_sample as ms  # noqa: E402
+    from cfinet_rotated.datasets.sodaa_io import SODAA_CLASSES
+    from cfinet_rotated.testing import count_objects, sodaa_items, sodad_items
     out = {}
     for part in ('train', 'test'):
         raw = osp.join(osp.dirname(data['test_raw']), f'raw_{part}')
@@ -185,13 +186,13 @@ def data_summary(data):
             for name in sorted(os.listdir(ann_dir)):
                 with open(osp.join(ann_dir, name), encoding='utf-8') as f:
                     datas.append(json.load(f))
-            counts, _ = ms.count_objects(ms._sodaa_items(datas), ms.SODAA_CLASSES)
+            counts, _ = count_objects(sodaa_items(datas), SODAA_CLASSES)
             n_img = len(datas)
         else:
             from cfinet_rotated.datasets.sodad_io import SODAD_CLASSES
             with open(osp.join(raw, 'Annotations', 'sample.json'), encoding='utf-8') as f:
                 coco = json.load(f)
-            counts, _ = ms.count_objects(ms._sodad_items(coco), SODAD_CLASSES)
+            counts, _ = count_objects(sodad_items(coco), SODAD_CLASSES)
             n_img = len(coco['images'])
         subsets = {s: sum(r[s] for r in counts.values()) for s in ('eS', 'rS', 'gS', 'Normal', 'larger')}
         out[part] = dict(images=n_img, classes=sum(1 for r in counts.values() if sum(r.values())), **subsets)
@@ -238,10 +239,10 @@ def start_checkpoint(args, model, warm_ckpt, work):
     import torch
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
+    from mmrotate.registry import MODELS
 
     import cfinet_rotated  # noqa: F401  (registration)
     from cfinet_rotated.utils import mmengine_checkpoint_globals
-    from mmrotate.registry import MODELS
     out = osp.join(work, f'init_{model}.pth')
     cfg = Config.fromfile(osp.join(ROOT, PIPELINES[args.pipeline]['configs'][model]))
     init_default_scope(cfg.get('default_scope', 'mmrotate'))

@@ -3,15 +3,16 @@
 For every object of a SODA-A annotation folder (raw or split patches), the best IoU of any anchor of an
 anchor configuration with the object's horizontal hull, and the number of positive anchors the object
 gets under a fixed IoU threshold of 0.7 (the usual RPN rule), a fixed 0.25, and the dynamic threshold of
-Eq. (1) in its official form, in the paper's printed form, or both (``--mode``, default both). An anchor is positive for the object it overlaps most (as an assigner decides), if
-that IoU reaches the object's threshold; no low-quality rescue. Objects are grouped by area w*h of the
-rotated box in annotation pixels: eS [0, 144], rS (144, 400], gS (400, 1024], Normal (1024, 2000],
-Large > 2000. Prints a table, then the mean positives per object by object side sqrt(w*h) in annotation
-pixels (``--side-edges``) for each rule, and writes a PNG (histograms of best IoU, mean positives per rule).
+Eq. (1) in its official form, in the paper's printed form, or both (``--mode``, default both). An anchor is
+positive for the object it overlaps most (as an assigner decides), if that IoU reaches the object's threshold; no
+low-quality rescue. Objects are grouped by area w*h of the rotated box in annotation pixels (the size subsets of
+cfinet_rotated.structures.size_subsets): eS [0, 144], rS (144, 400], gS (400, 1024], Normal (1024, 2000],
+Large > 2000. Prints a table, then the mean positives per object by object side sqrt(w*h) in annotation pixels
+(``--side-edges``) for each rule, and writes a PNG (histograms of best IoU, mean positives per rule).
 
-    python tools/analyze_anchors.py data/sample_split/Annotations \
+    python tools/analysis_tools/analyze_anchors.py data/sample_split/Annotations \
         --config configs/crpn/rotated-faster-rcnn_crpn_tiny_sample.py --out work_dirs/anchors.png
-    python tools/analyze_anchors.py data/SODA-A/divData/train/Annotations --scales 1 --ratios 0.5 1 2 \
+    python tools/analysis_tools/analyze_anchors.py data/SODA-A/divData/train/Annotations --scales 1 --ratios 0.5 1 2 \
         --strides 4 8 16 32 64 --resize 1.5
 
 ``--config`` takes the anchors of the config's RPN (``rpn_head.anchor_generator`` or, for CRPN, the first
@@ -27,14 +28,16 @@ import torch
 from mmdet.structures.bbox import bbox_overlaps
 from mmengine.config import Config
 from mmengine.utils import ProgressBar, mkdir_or_exist
+from mmrotate.structures.bbox import RotatedBoxes, qbox2rbox
 
 from cfinet_rotated.cli import tool_parser
 from cfinet_rotated.datasets.sodaa_io import AnnotationError, format_skips, list_annotation_files, load_sodaa
 from cfinet_rotated.models import dynamic_pos_iou_thr
 from cfinet_rotated.sample_data import ROOT, SODAA_SPLIT, ensure_sodaa_sample_split
-from mmrotate.structures.bbox import RotatedBoxes, qbox2rbox
+from cfinet_rotated.structures.size_subsets import SUBSET_RANGES
 
-SUBSETS = (('eS', 0, 144), ('rS', 144, 400), ('gS', 400, 1024), ('Normal', 1024, 2000), ('Large', 2000, np.inf))
+SUBSETS = tuple((name, lo, hi) for name, (lo, hi) in SUBSET_RANGES.items()) + \
+    (('Large', SUBSET_RANGES['Normal'][1], np.inf), )
 
 
 def parse_args():

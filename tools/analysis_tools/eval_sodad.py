@@ -1,7 +1,9 @@
 """Evaluate saved SODA-D predictions without rerunning the model (the official SODA-D protocol, 14 statistics).
 
-    python tools/eval_sodad.py --ann data/SODA-D/rawData/Annotations/test.json --pred results.pkl --out metrics.json
-    python tools/eval_sodad.py --ann RAW/Annotations/test.json --pred results.bbox.json --plot size_ap.png
+    python tools/analysis_tools/eval_sodad.py --ann data/SODA-D/rawData/Annotations/test.json --pred results.pkl \
+        --out metrics.json
+    python tools/analysis_tools/eval_sodad.py --ann RAW/Annotations/test.json --pred results.bbox.json \
+        --plot size_ap.png
 
 PRED is either the per-patch pickle saved by ``tools/test.py --out results.pkl`` (merged here: shift by the patch
 origin, class-wise horizontal NMS 0.5) or a COCO results JSON of full-image detections (``[{image_id,
@@ -9,8 +11,9 @@ category_id, bbox: [x, y, w, h], score}]``, e.g. written by ``SODADMetric(outfil
 ``--merged-out``). Prints the 14 statistics and the per-class AP, and writes them to ``--out`` as fractions in
 [0, 1] (null where a subset has no ground truth).
 
-The options mean the same in tools/eval_sodaa.py (``--ann``, ``--pred``, ``--out``, ``--merged-out``, ``--plot``,
-``--nms-iou-thr``, ``--merge-device``, ``--nproc``); the older spellings ``--ann-file`` and ``--coco-out`` work too.
+The options mean the same in tools/analysis_tools/eval_sodaa.py (``--ann``, ``--pred``, ``--out``, ``--merged-out``,
+``--plot``, ``--nms-iou-thr``, ``--merge-device``, ``--nproc``); the older spellings ``--ann-file`` and
+``--coco-out`` work too.
 """
 import os.path as osp
 import sys
@@ -19,8 +22,12 @@ from cfinet_rotated.cli import tool_parser
 from cfinet_rotated.datasets.sodad_io import SODAD_CLASSES
 from cfinet_rotated.evaluation.cli import add_common_args, merge_pickle, run_evaluation
 from cfinet_rotated.evaluation.plot import plot_size_ap
-from cfinet_rotated.evaluation.sodad_eval import (evaluate_sodad, load_sodad_ground_truth, read_coco_results,
-                                                  write_coco_results)
+from cfinet_rotated.evaluation.sodad_eval import (
+    evaluate_sodad,
+    load_sodad_ground_truth,
+    read_coco_results,
+    write_coco_results,
+)
 
 
 def parse_args(argv=None):

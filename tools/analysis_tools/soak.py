@@ -1,7 +1,7 @@
 """Memory soak: train the tiny CFINet for a fixed time and measure how resident memory grows per 1,000 iterations.
 
-    python tools/soak.py                                   # 30 minutes, one thread, fresh sample data
-    python tools/soak.py --minutes 3 --interval 20 --warmup-iters 40   # a quick check
+    python tools/analysis_tools/soak.py                                   # 30 minutes, one thread, fresh sample data
+    python tools/analysis_tools/soak.py --minutes 3 --interval 20 --warmup-iters 40   # a quick check
 
 Generates a raw SODA-A-format sample with tools/data/make_sample.py and splits it with tools/data/sodaa_split.py
 into --patch-size patches (both into --work-dir; 256 px by default, so that a one-thread CPU run reaches thousands
@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def parse_args(argv=None):

@@ -1,15 +1,18 @@
 """Evaluate saved SODA-A predictions without rerunning the model.
 
-    python tools/eval_sodaa.py --ann data/SODA-A/rawData/test/Annotations --pred results.pkl --out metrics.json
-    python tools/eval_sodaa.py --ann RAW/Annotations --pred Task1_dir/ --out metrics.json --plot size_ap.png
+    python tools/analysis_tools/eval_sodaa.py --ann data/SODA-A/rawData/test/Annotations --pred results.pkl \
+        --out metrics.json
+    python tools/analysis_tools/eval_sodaa.py --ann RAW/Annotations --pred Task1_dir/ --out metrics.json \
+        --plot size_ap.png
 
 PRED is either the per-patch pickle saved by ``tools/test.py --out results.pkl`` (merged here: shift by the
 patch origin, class-wise rotated NMS) or a folder of full-image DOTA Task1 files (``Task1_<class>.txt``,
 lines ``<image stem> <score> x1 y1 x2 y2 x3 y3 x4 y4``). Prints the 12 statistics and the per-class AP, and
 writes them to ``--out`` as fractions in [0, 1] (null where a subset has no ground truth).
 
-The options mean the same in tools/eval_sodad.py (``--ann``, ``--pred``, ``--out``, ``--merged-out``, ``--plot``,
-``--nms-iou-thr``, ``--merge-device``, ``--nproc``); the older spellings ``--ann-dir`` and ``--dota-dir`` still work.
+The options mean the same in tools/analysis_tools/eval_sodad.py (``--ann``, ``--pred``, ``--out``, ``--merged-out``,
+``--plot``, ``--nms-iou-thr``, ``--merge-device``, ``--nproc``); the older spellings ``--ann-dir`` and
+``--dota-dir`` still work.
 """
 import os.path as osp
 import sys

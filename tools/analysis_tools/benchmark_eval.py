@@ -1,6 +1,6 @@
 """Time the SODA-A evaluator on a synthetic set of SODA-A-test size.
 
-    python tools/benchmark_eval.py [--images 1000 --gts 350 --dets 2000 --nproc 2]
+    python tools/analysis_tools/benchmark_eval.py [--images 1000 --gts 350 --dets 2000 --nproc 2]
 
 Per image: ``--gts`` rotated ground truths of all nine classes (sides 2-60 px, so every size subset is
 populated) in a 4000 x 3000 image, and ``--dets`` detections: about two noisy detections per ground truth

@@ -1,7 +1,8 @@
 """Training-iteration and inference time of baseline, CRPN-only, FI-only and CFINet, as ratios to the baseline.
 
-    python tools/benchmark_speed.py [--pipeline rotated-faster-rcnn|oriented-rcnn|sodad] [--iters 5] [--rounds 3]
-    python tools/benchmark_speed.py --pipeline sodad --iters 2 --rounds 1 --models cfinet   # a quick check
+    python tools/analysis_tools/benchmark_speed.py [--pipeline rotated-faster-rcnn|oriented-rcnn|sodad] \
+        [--iters 5] [--rounds 3]
+    python tools/analysis_tools/benchmark_speed.py --pipeline sodad --iters 2 --rounds 1 --models cfinet  # quick
 
 Builds the four tiny CPU configs of one pipeline (random initialisation; ``sodad``: the horizontal SODA-D tiny
 configs in configs/sodad/, MMDetection's Faster R-CNN with ``HorizontalBoxes``), feeds all of them the same
@@ -29,18 +30,18 @@ import statistics
 import time
 
 import torch
-from mmdet.structures import DetDataSample
 from mmcv.ops import DeformConv2d
+from mmdet.structures import DetDataSample
+from mmdet.structures.bbox import HorizontalBoxes
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
-
-import cfinet_rotated  # noqa: F401
-from mmdet.structures.bbox import HorizontalBoxes
 from mmrotate.registry import MODELS
 from mmrotate.structures.bbox import RotatedBoxes
+
+import cfinet_rotated  # noqa: F401
 
 CONFIGS = {
     'rotated-faster-rcnn': dict(

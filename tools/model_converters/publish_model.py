@@ -1,6 +1,6 @@
 """Turn a training checkpoint into a release checkpoint, as MMDetection's tools/model_converters/publish_model.py.
 
-    python tools/publish_model.py work_dirs/cfinet/iter_3000.pth checkpoints/cfinet_tiny.pth
+    python tools/model_converters/publish_model.py work_dirs/cfinet/iter_3000.pth checkpoints/cfinet_tiny.pth
     # -> checkpoints/cfinet_tiny-<first 8 hex digits of its sha256>.pth
 
 Keeps only ``meta`` and ``state_dict`` (``--save-keys``): the optimizer state, the message hub (training logs) and

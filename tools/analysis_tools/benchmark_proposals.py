@@ -7,22 +7,22 @@ iterations on the same data and seed, then run on the evaluation images. Reporte
 * AR@N: recall of the top N (300) proposals averaged over IoU 0.50:0.05:0.95, each ground truth matched to
   at most one proposal (greedy, as MMDetection's ``eval_recalls``); IoU with the horizontal hull of the
   rotated ground truth for horizontal proposals, rotated IoU (mmcv ``box_iou_rotated``) for oriented ones;
-  overall and per size subset by ground-truth area w*h in patch pixels: eS [0, 144], rS (144, 400],
-  gS (400, 1024], Normal (1024, 2000];
+  overall and per size subset (cfinet_rotated.structures.size_subsets) by ground-truth area w*h in patch pixels:
+  eS [0, 144], rS (144, 400], gS (400, 1024], Normal (1024, 2000];
 * forward time per image (backbone + neck + proposal head, batch 1, no grad), measured alternately
   on the same images after one warm-up image.
 
 The last line is ``ar_rpn=<f> ar_crpn=<f> ar_es_rpn=<f> ar_es_crpn=<f> fwd_ratio=<f>`` (fwd_ratio =
 CRPN time / RPN time). Targets: ar_es_crpn >= ar_es_rpn and fwd_ratio <= 1.3.
 
-    python tools/benchmark_proposals.py --iters 100
-    python tools/benchmark_proposals.py --rpn-config configs/baselines/oriented-rcnn_tiny_sample.py \
+    python tools/analysis_tools/benchmark_proposals.py --iters 100
+    python tools/analysis_tools/benchmark_proposals.py --rpn-config configs/baselines/oriented-rcnn_tiny_sample.py \
         --crpn-config configs/crpn/oriented-rcnn_crpn_tiny_sample.py --iters 100
 
 The embedded sample's split (data/sample_split), which the tiny configs read, is made first when missing
-(tools/data/sodaa_split.py). By default the evaluation images are the config's test set (for the embedded sample the same patches as
-training: the numbers then say how well each head fits, not how it generalises; use --eval-data-root for
-a held-out split).
+(tools/data/sodaa_split.py). By default the evaluation images are the config's test set (for the embedded sample
+the same patches as training: the numbers then say how well each head fits, not how it generalises; use
+--eval-data-root for a held-out split).
 """
 import copy
 import logging
@@ -40,14 +40,15 @@ from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmengine.utils import ProgressBar
+from mmrotate.registry import DATASETS
+from mmrotate.structures.bbox import RotatedBoxes
 
 from cfinet_rotated.cli import tool_parser
 from cfinet_rotated.preflight import InputError, check_inputs
 from cfinet_rotated.sample_data import prepare_sample_data
-from mmrotate.registry import DATASETS
-from mmrotate.structures.bbox import RotatedBoxes
+from cfinet_rotated.structures.size_subsets import SUBSET_RANGES
 
-SUBSETS = (('eS', 0, 144), ('rS', 144, 400), ('gS', 400, 1024), ('Normal', 1024, 2000))
+SUBSETS = tuple((name, lo, hi) for name, (lo, hi) in SUBSET_RANGES.items())
 IOU_THRS = np.linspace(0.5, 0.95, 10)
 
 
