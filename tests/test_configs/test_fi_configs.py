@@ -1,5 +1,4 @@
 """The FI-only and CFINet configs: what they set, and one CPU training step + prediction of the tiny ones."""
-import importlib.util
 
 import pytest
 import torch
@@ -9,6 +8,8 @@ from mmengine.registry import init_default_scope
 from mmrotate.registry import MODELS
 
 import cfinet_rotated  # noqa: F401
+
+from conftest import load_tool
 
 FULL = ['configs/fi/rotated-faster-rcnn_r50_fpn_fi_1x_sodaa.py', 'configs/fi/oriented-rcnn_r50_fpn_fi_1x_sodaa.py',
         'configs/cfinet/rotated-faster-rcnn_r50_fpn_cfinet_1x_sodaa.py',
@@ -45,13 +46,6 @@ def test_config_values(path):
         assert cfg.auto_scale_lr.enable is False  # the tiny configs keep lr 0.01 for their batch of 1
 
 
-def _benchmark_tool():
-    spec = importlib.util.spec_from_file_location('benchmark_speed', 'tools/analysis_tools/benchmark_speed.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.mark.parametrize('path', TINY)
 def test_tiny_fi_detectors_train_and_predict(path):
     torch.manual_seed(0)
@@ -62,7 +56,7 @@ def test_tiny_fi_detectors_train_and_predict(path):
     mlp_group = [g for g in optim.optimizer.param_groups
                  if any(p is model.roi_head.feat2embed.mlp[0].weight for p in g['params'])]
     assert mlp_group[0]['lr'] == pytest.approx(cfg.optim_wrapper.optimizer.lr * 0.05)
-    batch = _benchmark_tool().synthetic_batch(2, 256, 8)
+    batch = load_tool('tools/analysis_tools/benchmark_speed.py').synthetic_batch(2, 256, 8)
     model.roi_head.instance_quality.high_thr = 0.0  # make exemplars from the first step
     model.roi_head.instance_quality.min_num_preds = 0
     model.train()

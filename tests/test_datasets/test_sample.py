@@ -1,5 +1,4 @@
 """The committed synthetic SODA-A sample (data/sample) and its generator (tools/data/make_sample.py)."""
-import importlib.util
 from pathlib import Path
 
 import cv2
@@ -9,15 +8,9 @@ import pytest
 from cfinet_rotated.datasets.sodaa_io import SODAA_CLASSES, list_annotation_files, load_sodaa, polygon_area
 from cfinet_rotated.datasets.sodaa_split import polygon_iof, sliding_windows
 
-ROOT = Path(__file__).resolve().parents[2]
+from conftest import ROOT, load_tool
+
 SAMPLE = ROOT / 'data' / 'sample'
-
-
-def _load_tool(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / 'tools' / 'data' / f'{name}.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.fixture(scope='module')
@@ -80,7 +73,7 @@ def test_sample_size_budget():
 
 
 def test_generator_reproduces_sample_byte_for_byte(tmp_path):
-    tool = _load_tool('make_sample')
+    tool = load_tool('tools/data/make_sample.py')
     assert tool.main(['--out', str(tmp_path), '--num-images', '4', '--seed', '0']) == 0
     for sub, pattern in (('Images', '*.jpg'), ('Annotations', '*.json')):
         ref = sorted((SAMPLE / sub).glob(pattern))
@@ -97,7 +90,7 @@ def test_generator_reproduces_sample_byte_for_byte(tmp_path):
 def test_generator_image_size_and_prefix_for_held_out_sets(tmp_path):
     """tools/analysis_tools/benchmark_accuracy.py draws train and test sets at one size with distinct names and
     seeds."""
-    tool = _load_tool('make_sample')
+    tool = load_tool('tools/data/make_sample.py')
     assert tool.main(['--out', str(tmp_path / 'test'), '--num-images', '1', '--seed', '200', '--image-size', '900',
                       '700', '--prefix', 'test']) == 0
     img = cv2.imread(str(tmp_path / 'test' / 'Images' / 'test_0001.jpg'))

@@ -2,9 +2,7 @@
 
 All expected values are computed by hand from the official rules: size 800, overlap (gap) 150, step 650.
 """
-import importlib.util
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -26,14 +24,7 @@ from cfinet_rotated.datasets.sodaa_split import (
     window_starts,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load_tool(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / 'tools' / 'data' / f'{name}.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from conftest import load_tool
 
 
 def rect(x1, y1, x2, y2):
@@ -213,7 +204,7 @@ def test_cli_accounting_and_outputs(tmp_path, capsys):
     ])
     _write_image(src, 'b', w=700, h=600)
     _write_ann(src, 'b', [dict(poly=rect(10, 20, 30, 28), category_id=2)])  # single object
-    tool = _load_tool('sodaa_split')
+    tool = load_tool('tools/data/sodaa_split.py')
     assert tool.main(['--src', str(src), '--dst', str(dst), '--workers', '2']) == 0
     out = capsys.readouterr().out
     s = json.loads((dst / 'split_summary.json').read_text())
@@ -250,7 +241,7 @@ def test_cli_bad_files_reported_and_others_split(tmp_path, capsys):
     _write_ann(src, 'noimage', [dict(poly=rect(1, 1, 9, 9), category_id=3),
                                 dict(poly=rect(20, 20, 90, 90), category_id=9)])
     _write_image(src, 'orphan')
-    tool = _load_tool('sodaa_split')
+    tool = load_tool('tools/data/sodaa_split.py')
     assert tool.main(['--src', str(src), '--dst', str(dst), '--workers', '1']) == 1
     out = capsys.readouterr().out
     assert 'broken.json: malformed JSON' in out

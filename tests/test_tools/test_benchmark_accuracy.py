@@ -1,23 +1,14 @@
 """tools/analysis_tools/benchmark_accuracy.py without training: argument checks, the warm-start filter and the
 summary."""
-import importlib.util
 
 import pytest
 import torch
 
-from conftest import ROOT
-
-
-def _tool():
-    path = ROOT / 'tools' / 'analysis_tools' / 'benchmark_accuracy.py'
-    spec = importlib.util.spec_from_file_location('benchmark_accuracy', path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from conftest import ROOT, load_tool
 
 
 def test_arguments_are_checked():
-    ba = _tool()
+    ba = load_tool('tools/analysis_tools/benchmark_accuracy.py')
     assert ba.parse_args([]).models == ['baseline', 'crpn', 'fi', 'cfinet']
     with pytest.raises(SystemExit):
         ba.parse_args(['--models', 'cfinet-paper', '--pipeline', 'oriented-rcnn'])  # rotated-faster-rcnn only
@@ -27,7 +18,7 @@ def test_arguments_are_checked():
 
 def test_summary_table_and_last_line(capsys):
     """Mean and sample std (ddof 1) over seeds, hand-computed; std_ap_es is the larger of the two models'."""
-    ba = _tool()
+    ba = load_tool('tools/analysis_tools/benchmark_accuracy.py')
     args = ba.parse_args(['--models', 'baseline', 'cfinet', '--seeds', '0', '1', '2'])
 
     def row(model, seed, ap_es, ar_es, ex=None):
@@ -56,7 +47,7 @@ def test_warm_start_takes_only_matching_backbone_neck_and_roi_head(tmp_path, cap
     from mmrotate.registry import MODELS
 
     import cfinet_rotated  # noqa: F401
-    ba = _tool()
+    ba = load_tool('tools/analysis_tools/benchmark_accuracy.py')
     args = ba.parse_args([])
     cfg = Config.fromfile(str(ROOT / ba.PIPELINES[args.pipeline]['configs']['baseline']))
     init_default_scope('mmrotate')

@@ -1,24 +1,15 @@
 """tools/analysis_tools/analyze_anchors.py and tools/analysis_tools/benchmark_proposals.py: their computations on
 hand-built inputs."""
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / 'tools' / 'analysis_tools' / f'{name}.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from conftest import load_tool
 
 
 def test_analyze_anchors_one_object():
-    aa = _load('analyze_anchors')
+    aa = load_tool('tools/analysis_tools/analyze_anchors.py')
     poly = [[4.0, 4.0, 12.0, 4.0, 12.0, 12.0, 4.0, 12.0]]  # 8x8 box on the P2 anchor (2, 2)
     areas, best, pos = aa.analyze_image(poly, lambda w, h: aa.grid_anchors(w, h, [2], [1.0], [4, 8, 16, 32]),
                                         1.0, 'paper')
@@ -33,7 +24,7 @@ def test_analyze_anchors_one_object():
 
 
 def test_benchmark_matching_and_average_recall():
-    bp = _load('benchmark_proposals')
+    bp = load_tool('tools/analysis_tools/benchmark_proposals.py')
     # greedy one-to-one: the 0.9 pair goes first, gt 1 is left with box 1
     assert bp.matched_ious(np.array([[0.9, 0.8], [0.85, 0.1]])).tolist() == pytest.approx([0.9, 0.1])
     assert bp.matched_ious(np.zeros((2, 0))).tolist() == [0.0, 0.0]
@@ -45,7 +36,7 @@ def test_benchmark_matching_and_average_recall():
 
 def test_analyze_anchors_both_eq1_rules_and_side_table():
     """--mode both (default) counts the positives of both Eq. (1) rules; the side table groups by sqrt(area)."""
-    aa = _load('analyze_anchors')
+    aa = load_tool('tools/analysis_tools/analyze_anchors.py')
     # a 9x9 box [6, 6, 15, 15]: official T = 0.20 (side < 9.52 px), paper 0.25. By hand: P2 anchors centred at
     # (8, 8) 36/109, (12, 12) 49/96, (8, 12) and (12, 8) 42/103; P3 anchor (8, 8) 81/256 = 0.316, (8, 16) and
     # (16, 8) 63/274 = 0.230 (positive only under the official 0.20); nothing else reaches 0.2

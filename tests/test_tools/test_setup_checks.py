@@ -4,7 +4,6 @@
 record of the installed build and when it forces a rebuild, the refusal of a GPU run with CPU-only ops.
 ``cfinet_rotated/preflight.py``: every missing input path of a config in one message, before any dataset is built.
 """
-import importlib.util
 import os
 import re
 
@@ -15,12 +14,10 @@ from cfinet_rotated import ops_check
 from cfinet_rotated.preflight import InputError, check_inputs, dataset_paths, input_paths
 from cfinet_rotated.utils import run_preflight
 
-from conftest import ROOT, run_tool
+from conftest import ROOT, load_tool, run_tool
 
 # setup tooling, not part of the package: loaded from its file as tools/setup/setup_env.sh runs it
-_spec = importlib.util.spec_from_file_location('mmcv_build', ROOT / 'tools/setup/mmcv_build.py')
-mb = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(mb)
+mb = load_tool('tools/setup/mmcv_build.py')
 
 NVCC_OUT = """nvcc: NVIDIA (R) Cuda compiler driver
 Copyright (c) 2005-2025 NVIDIA Corporation
