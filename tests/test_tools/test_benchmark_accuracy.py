@@ -59,3 +59,28 @@ def test_warm_start_takes_only_matching_backbone_neck_and_roi_head(tmp_path, cap
     assert not any('feat2embed' in k or 'exemplar_set' in k for k in keep)
     assert all(torch.equal(keep[k], warm[k]) for k in keep)
     assert 'rpn_head 0/' in capsys.readouterr().out
+
+
+def test_fi_protocol_continues_both_arms_from_one_crpn(tmp_path):
+    """--warmup-model crpn with rpn_head among the parts: CRPN-only and CFINet take over the whole CRPN
+    warm-up (backbone, neck, both CRPN stages, box head); only CFINet's FI modules start fresh."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmrotate.registry import MODELS
+
+    import cfinet_rotated  # noqa: F401
+    ba = load_tool('tools/analysis_tools/benchmark_accuracy.py')
+    with pytest.raises(SystemExit):
+        ba.parse_args(['--warmup-model', 'nonexistent'])
+    args = ba.parse_args(['--models', 'crpn', 'cfinet', '--warmup-model', 'crpn', '--warmup-iters', '10',
+                          '--warm-parts', 'backbone', 'neck', 'rpn_head', 'roi_head'])
+    cfg = Config.fromfile(str(ROOT / ba.PIPELINES[args.pipeline]['configs']['crpn']))
+    init_default_scope('mmrotate')
+    warm = {k: v + 1.0 if v.is_floating_point() else v for k, v in MODELS.build(cfg.model).state_dict().items()}
+    torch.save(dict(state_dict=warm), tmp_path / 'warm.pth')
+    same = torch.load(ba.start_checkpoint(args, 'crpn', str(tmp_path / 'warm.pth'), str(tmp_path)))['state_dict']
+    assert set(same) == set(warm)  # the CRPN-only arm continues the warm-up exactly
+    fi = torch.load(ba.start_checkpoint(args, 'cfinet', str(tmp_path / 'warm.pth'), str(tmp_path)))['state_dict']
+    assert {k for k in warm if k.startswith('rpn_head.')} <= set(fi)
+    assert {k for k in warm if k.startswith('roi_head.bbox_head.')} <= set(fi)
+    assert not any('feat2embed' in k or 'exemplar_set' in k for k in fi)

@@ -3,15 +3,21 @@
     python tools/analysis_tools/benchmark_accuracy.py --pipeline rotated-faster-rcnn --iters 600 --seeds 0 1 2 \
         --jobs 2
     python tools/analysis_tools/benchmark_accuracy.py --models baseline cfinet --warmup-iters 300   # shared warm-up
+    python tools/analysis_tools/benchmark_accuracy.py --models crpn cfinet --warmup-model crpn --warmup-iters 600 \
+        --warm-parts backbone neck rpn_head roi_head --iters 400 --jobs 2 --work-dir work_dirs/fi_protocol
+        # the Feature Imitation protocol: with and without FI from one converged CRPN (about 45 min on 2 cores)
 
 1. Data: a training set and a disjoint test set drawn by tools/data/make_sample.py with different seeds and file
    prefixes (default 30 + 10 images of 1600x1200, all nine classes and the four size subsets, parking and
    container rows of extremely small vehicles), split with the pipeline's split tool (tools/data/sodaa_split.py or
    tools/data/sodad_split.py). Made once per work dir and reused while the generation options are the same.
-2. Optional shared warm-up (``--warmup-iters``): the baseline is trained once; every model then starts from its
-   weights, loaded non-strictly: the keys of ``--warm-parts`` (default backbone, neck, RoI head) whose name and
-   shape match the model. The RPN is not among the defaults, so every model, the baseline too, starts its RPN
-   (or CRPN) from scratch, as CRPN must. The tool prints what each model took over.
+2. Optional shared warm-up (``--warmup-iters``): the baseline (or ``--warmup-model``) is trained once; every model
+   then starts from its weights, loaded non-strictly: the keys of ``--warm-parts`` (default backbone, neck, RoI
+   head) whose name and shape match the model. The RPN is not among the defaults, so every model, the baseline too,
+   starts its RPN (or CRPN) from scratch, as CRPN must. The tool prints what each model took over. The Feature
+   Imitation protocol warms up CRPN instead and adds ``rpn_head`` to the parts, so that CRPN-only and CFINet (CRPN +
+   FI) both continue from one converged CRPN: FI then sees CRPN's high-quality proposals from its first iteration,
+   the regime of the paper's late epochs, and the two arms differ only by the FI head and its sampler.
 3. Each (model, seed): tools/train.py for ``--iters`` iterations, then tools/test.py on the test split, whose
    patch predictions are merged back to the original test images and evaluated (SODA-A or SODA-D protocol).
    Every run is its own process with one thread; ``--jobs`` runs that many at once (the CRPN-based models,
@@ -81,6 +87,8 @@ def parse_args(argv=None):
                    help='data, checkpoints, logs and cached results')
     p.add_argument('--warmup-iters', type=int, default=0,
                    help='train the baseline this many iterations once and start every model from it (0: none)')
+    p.add_argument('--warmup-model', default='baseline',
+                   help='model trained by the shared warm-up (crpn: the Feature Imitation protocol)')
     p.add_argument('--warmup-seed', type=int, default=1000, help='seed of the shared warm-up run')
     p.add_argument('--warm-parts', nargs='+', default=['backbone', 'neck', 'roi_head'],
                    help='top-level modules whose warm-up weights every model takes over (matching name and shape)')
@@ -102,6 +110,8 @@ def parse_args(argv=None):
     if unknown:
         p.error(f'--models {unknown}: not a model of pipeline {args.pipeline} '
                 f'({sorted(PIPELINES[args.pipeline]["configs"])})')
+    if args.warmup_model not in PIPELINES[args.pipeline]['configs']:
+        p.error(f'--warmup-model {args.warmup_model}: not a model of pipeline {args.pipeline}')
     if args.iters <= 0 or args.jobs <= 0 or args.warmup_iters < 0:
         p.error('--iters and --jobs must be positive, --warmup-iters >= 0')
     if args.train_images < 1 or args.test_images < 1:
@@ -223,11 +233,12 @@ def _train_cmd(args, cfg, work, seed, iters, data, load_from=None):
 
 
 def run_warmup(args, data):
-    """The shared warm-up baseline and, per model, its non-strict start checkpoint (matching keys only)."""
-    work = osp.join(args.work_dir, 'warmup')
-    cfg = PIPELINES[args.pipeline]['configs']['baseline']
+    """The shared warm-up model and, per model, its non-strict start checkpoint (matching keys only)."""
+    name = args.warmup_model
+    work = osp.join(args.work_dir, 'warmup' if name == 'baseline' else f'warmup_{name}')
+    cfg = PIPELINES[args.pipeline]['configs'][name]
     if not osp.isfile(_ckpt(work, args.warmup_iters)):
-        print(f'warm-up: training the baseline for {args.warmup_iters} iterations (seed {args.warmup_seed}) ...',
+        print(f'warm-up: training {name} for {args.warmup_iters} iterations (seed {args.warmup_seed}) ...',
               flush=True)
         _run(_train_cmd(args, cfg, work, args.warmup_seed, args.warmup_iters, data), osp.join(work, 'train.log'),
              args.warmup_threads or args.jobs * args.threads)
@@ -337,7 +348,8 @@ def _mean_std(vals):
 
 def summarize(args, results):
     lines = [f'\n{args.pipeline}: tiny configs, {args.iters} iterations of batch 1 each'
-             + (f' from a shared {args.warmup_iters}-iteration baseline warm-up ({"/".join(args.warm_parts)})'
+             + (f' from a shared {args.warmup_iters}-iteration {args.warmup_model} warm-up '
+                f'({"/".join(args.warm_parts)})'
                 if args.warmup_iters else '')
              + f', seeds {" ".join(map(str, args.seeds))}; test set {args.test_images} held-out images '
              f'(mean +- std over seeds, ddof 1)', '',
