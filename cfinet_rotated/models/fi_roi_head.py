@@ -1,6 +1,7 @@
 """Feature Imitation RoI head of CFINet (Sec. 3.2, Alg. 1, Eq. (3)-(6)) for horizontal and rotated RoIs."""
 from typing import List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from mmdet.models.roi_heads import StandardRoIHead
@@ -12,6 +13,7 @@ from mmrotate.structures.bbox import RotatedBoxes, rbbox_overlaps
 from torch import Tensor
 
 from ..registry import register_module
+from ..structures.size_subsets import LARGER, SUBSETS, size_subset_names
 from .fi import ExemplarSet, InstanceTransform  # noqa: F401  (registers the FI modules)
 
 
@@ -72,6 +74,11 @@ class FIRoIHead(StandardRoIHead):
     Inference is the plain StandardRoIHead path unless ``feature_reweight=True``, which applies the
     official channel attention ``f * (1 + softmax(convs(f)))`` before the box head in train and test.
 
+    Variants beyond the paper (off by default; docs/benchmarks.md, "Feature Imitation protocol", measures
+    each): ``instance_quality.adaptive_thr`` (a percentile high-quality threshold,
+    :class:`PercentileQualityThreshold`), ``exemplar_gt_seed`` (:meth:`gt_seed_mask`) and ``imitate_subsets``
+    (only gts of these size subsets are anchors, :meth:`anchor_mask`; exemplars still come from all gts).
+
     Works with horizontal RoIs + rotated regression (Rotated Faster R-CNN) and rotated RoIs (Oriented
     R-CNN): boxes go through MMDetection/MMRotate box types.
     """
@@ -87,6 +94,8 @@ class FIRoIHead(StandardRoIHead):
                  pos_fractions: Sequence[float] = (0.5, 0.25, 0.125),
                  quality_weights: Sequence[float] = (0.5, 0.1, 0.05),
                  feature_reweight: bool = False,
+                 exemplar_gt_seed: int = 0,
+                 imitate_subsets: Optional[Sequence[str]] = None,
                  **kwargs) -> None:
         super().__init__(*args, **kwargs)
         channels = self.bbox_roi_extractor.out_channels
@@ -107,6 +116,16 @@ class FIRoIHead(StandardRoIHead):
         self.pos_fractions = tuple(float(f) for f in pos_fractions)
         self.quality_weights = tuple(float(w) for w in quality_weights)
         self.feature_reweight = feature_reweight
+        if exemplar_gt_seed < 0 or exemplar_gt_seed > exemplar_capacity:
+            raise ValueError(f'FIRoIHead: exemplar_gt_seed must be in [0, exemplar_capacity], got {exemplar_gt_seed}')
+        self.exemplar_gt_seed = int(exemplar_gt_seed)
+        if imitate_subsets is not None:
+            unknown = sorted(set(imitate_subsets) - set(SUBSETS) - {LARGER})
+            if unknown or not imitate_subsets:
+                raise ValueError(f'FIRoIHead: imitate_subsets must be a non-empty list of {SUBSETS + (LARGER, )}, '
+                                 f'got {list(imitate_subsets)}')
+            imitate_subsets = tuple(imitate_subsets)
+        self.imitate_subsets = imitate_subsets
 
     # ------------------------------------------------------------------ forward / loss plumbing
     def _bbox_forward(self, x: Tuple[Tensor], rois: Tensor) -> dict:
@@ -134,24 +153,28 @@ class FIRoIHead(StandardRoIHead):
                                                              feats=[lvl_feat[i][None] for lvl_feat in x]))
         if self.with_mask:
             raise NotImplementedError('FIRoIHead: mask heads are not supported')
-        return dict(self.bbox_loss(x, sampling_results, batch_gt_instances)['loss_bbox'])
+        batch_img_metas = [ds.metainfo for ds in batch_data_samples]
+        return dict(self.bbox_loss(x, sampling_results, batch_gt_instances, batch_img_metas)['loss_bbox'])
 
     def bbox_loss(self, x: Tuple[Tensor], sampling_results: List[SamplingResult],
-                  batch_gt_instances: Optional[list] = None) -> dict:
-        """Box losses (StandardRoIHead's) plus ``loss_fi`` (Eq. (5)-(6)) on ``batch_gt_instances``."""
+                  batch_gt_instances: Optional[list] = None, batch_img_metas: Optional[list] = None) -> dict:
+        """Box losses (StandardRoIHead's) plus ``loss_fi`` (Eq. (5)-(6)) on ``batch_gt_instances``;
+        ``batch_img_metas`` (their ``scale_factor``) are needed by ``imitate_subsets`` only."""
         if batch_gt_instances is None:
             raise TypeError('FIRoIHead.bbox_loss needs batch_gt_instances (the ground truth of each image) for '
                             'the Feature Imitation loss')
         bbox_results = super().bbox_loss(x, sampling_results)
-        loss_fi, num_unmeasured = self.feature_imitation_loss(x, sampling_results, bbox_results, batch_gt_instances)
+        loss_fi, stats = self.feature_imitation_loss(x, sampling_results, bbox_results, batch_gt_instances,
+                                                     batch_img_metas)
         bbox_results['loss_bbox']['loss_fi'] = loss_fi
-        # logged, not optimised (no 'loss' in the key): the size of the exemplar set, per class too, and how
-        # many gts of the step had no measured prediction (left out of Alg. 1)
+        # logged, not optimised (no 'loss' in the key): the size of the exemplar set, per class too, and the
+        # step's statistics of Alg. 1 (see :meth:`feature_imitation_loss`)
         counts = self.exemplar_set.count.float()
         bbox_results['loss_bbox']['fi_exemplars'] = counts.sum()
         for k in range(self.num_classes):
             bbox_results['loss_bbox'][f'fi_exemplars_c{k}'] = counts[k]
-        bbox_results['loss_bbox']['fi_unmeasured_gts'] = counts.new_tensor(float(num_unmeasured))
+        for key, value in stats.items():
+            bbox_results['loss_bbox'][f'fi_{key}'] = counts.new_tensor(float(value))
         return bbox_results
 
     # ------------------------------------------------------------------ Eq. (3)
@@ -188,11 +211,16 @@ class FIRoIHead(StandardRoIHead):
         return sum(p.sum() * 0 for p in self.feat2embed.parameters())
 
     def feature_imitation_loss(self, x: Tuple[Tensor], sampling_results: List[SamplingResult],
-                               bbox_results: dict, batch_gt_instances: list) -> Tensor:
+                               bbox_results: dict, batch_gt_instances: list,
+                               batch_img_metas: Optional[list] = None) -> Tensor:
         """Alg. 1 for the whole batch, Eq. (5) loss; pushes the new exemplars (Alg. 1 line 6).
 
         Returns:
-            tuple: the loss (a scalar tensor) and the number of gts without a measured prediction (no anchor).
+            tuple: the loss (a scalar tensor) and a dict of the step's statistics, logged as ``fi_<key>``:
+            ``unmeasured_gts`` (gts without a measured prediction: no anchor), ``measured_gts``, the IQ
+            distribution of the measured gts (``iq_mean``, ``iq_p90``, ``iq_max``), ``high_iq_gts`` (IQ >= T_hq),
+            ``new_exemplars`` (also >= ``min_num_preds`` predictions in S'), and ``anchors_with_pos`` (anchors
+            with at least one positive: only these contribute to Eq. (5)).
         """
         device = bbox_results['cls_score'].device
         num_imgs = len(sampling_results)
@@ -218,23 +246,32 @@ class FIRoIHead(StandardRoIHead):
         bg_rows = torch.cat(bg_rows)
         # a gt without any measured prediction has no quality (not a low one): it is no anchor this step
         keep = (meas > 0).nonzero().flatten()
-        num_unmeasured = int(labels.numel() - keep.numel())
         num_gts = keep.numel()
+        stats = dict(unmeasured_gts=labels.numel() - num_gts, measured_gts=num_gts, iq_mean=0.0, iq_p90=0.0,
+                     iq_max=0.0, high_iq_gts=0, new_exemplars=0, seeded_exemplars=0, anchors=0, anchors_with_pos=0,
+                     high_thr=self.instance_quality.thresholds[1])
         if num_gts == 0:
             self.exemplar_set.push(self.exemplar_set.feats.new_zeros((0, ) + self.exemplar_set.feat_shape),
                                    labels[:0])
-            return self._zero_loss(), num_unmeasured
+            return self._zero_loss(), stats
 
         # ---- anchors: each measured gt's own RoI feature (with gradient)
         extractor = self.bbox_roi_extractor
         gt_feats = extractor(x[:extractor.num_inputs], bbox2roi(roi_gts))[keep]
         labels, iq, cnt, meas, img_ids = (t[keep] for t in (labels, iq, cnt, meas, img_ids))
         anchors = self.feat2embed(gt_feats)
+        self.instance_quality.update(iq)  # the adaptive threshold's history (a no-op for the paper's fixed one)
         quality = self.instance_quality.quality_class(iq, meas)
         is_ex = self.instance_quality.is_exemplar(iq, cnt, meas)
+        is_anchor = self.anchor_mask(torch.cat(rgt_list)[keep], img_ids, batch_img_metas)
 
         # ---- Alg. 1 lines 4, 7, 9: contrast samples of every anchor
         idx, valid, pos, used = self.sample_contrast(labels, quality, is_ex, bg_rows.numel())
+        iq_f = iq.float()
+        high_thr = self.instance_quality.thresholds[1]
+        stats.update(iq_mean=float(iq_f.mean()), iq_p90=float(torch.quantile(iq_f, 0.9)), iq_max=float(iq_f.max()),
+                     high_iq_gts=int((iq >= high_thr).sum()), new_exemplars=int(is_ex.sum()), high_thr=high_thr,
+                     anchors=int(is_anchor.sum()), anchors_with_pos=int((pos.any(dim=1) & is_anchor).sum()))
         n_bg, n_ex = bg_rows.numel(), self.num_classes * self.exemplar_set.capacity
         t = self.transform.num_per_instance
         ex_gt = is_ex.nonzero().flatten()
@@ -258,15 +295,51 @@ class FIRoIHead(StandardRoIHead):
                                  aug_emb.to(table.dtype))
 
         # ---- Eq. (5) with per-quality weights, mean per image (over its measured gts), mean over images
-        gts_per_img = torch.bincount(img_ids, minlength=num_imgs).to(anchors.dtype)
-        weight = anchors.new_tensor(self.quality_weights)[quality] / gts_per_img[img_ids]
+        gts_per_img = torch.bincount(img_ids, weights=is_anchor.to(anchors.dtype), minlength=num_imgs).clamp(min=1)
+        weight = anchors.new_tensor(self.quality_weights)[quality] * is_anchor / gts_per_img[img_ids].to(anchors.dtype)
         loss = self.loss_fi(anchors, table[idx], pos, valid, weight=weight, avg_factor=num_imgs)
         # keep every Feat2Embed parameter in the graph (DDP without find_unused_parameters)
         loss = loss + self._zero_loss()
 
         # ---- Alg. 1 line 6: new exemplars, after this step's sampling (all-gathered under DDP)
-        self.exemplar_set.push(gt_feats[is_ex].detach(), labels[is_ex])
-        return loss, num_unmeasured
+        seeded = self.gt_seed_mask(labels, is_ex)
+        stats['seeded_exemplars'] = int(seeded.sum())
+        push = is_ex | seeded
+        self.exemplar_set.push(gt_feats[push].detach(), labels[push])
+        return loss, stats
+
+    @torch.no_grad()
+    def gt_seed_mask(self, labels: Tensor, is_ex: Tensor) -> Tensor:
+        """Measured gts pushed into E although not exemplars (variant ``exemplar_gt_seed``, beyond the paper).
+
+        While class ``c`` holds fewer than ``exemplar_gt_seed`` exemplars, the RoI features of its measured
+        non-exemplar gts fill it up to that count (first gts of the batch first), so that Eq. (5) has positives
+        of every class seen from the first iterations; real exemplars then overwrite them (ring buffer). 0 (the
+        default, the official rule): nothing is seeded.
+        """
+        seeded = torch.zeros_like(is_ex)
+        if self.exemplar_gt_seed == 0 or labels.numel() == 0:
+            return seeded
+        count = self.exemplar_set.count.to(labels.device)
+        for cls in labels.unique().tolist():
+            room = self.exemplar_gt_seed - int(count[cls]) - int((is_ex & (labels == cls)).sum())
+            if room > 0:
+                cand = ((labels == cls) & ~is_ex).nonzero().flatten()[:room]
+                seeded[cand] = True
+        return seeded
+
+    @torch.no_grad()
+    def anchor_mask(self, rboxes: Tensor, img_ids: Tensor, batch_img_metas: Optional[list]) -> Tensor:
+        """Which measured gts are anchors of Eq. (5): all (the paper), or those whose size subset (area in the
+        original image, i.e. divided by the image's ``scale_factor``) is in ``imitate_subsets`` (a variant)."""
+        if self.imitate_subsets is None:
+            return torch.ones(rboxes.shape[0], dtype=torch.bool, device=rboxes.device)
+        if batch_img_metas is None:
+            raise TypeError('FIRoIHead(imitate_subsets=...) needs batch_img_metas (scale_factor of each image)')
+        scale = rboxes.new_tensor([float(np.prod(m.get('scale_factor', (1.0, 1.0)))) for m in batch_img_metas])
+        areas = (rboxes[:, 2] * rboxes[:, 3] / scale[img_ids]).cpu().numpy()
+        names = size_subset_names(areas)
+        return torch.from_numpy(np.isin(names, self.imitate_subsets)).to(rboxes.device)
 
     @torch.no_grad()
     def sample_contrast(self, labels: Tensor, quality: Tensor, is_ex: Tensor, n_bg: int) -> tuple:

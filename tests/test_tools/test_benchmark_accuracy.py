@@ -84,3 +84,41 @@ def test_fi_protocol_continues_both_arms_from_one_crpn(tmp_path):
     assert {k for k in warm if k.startswith('rpn_head.')} <= set(fi)
     assert {k for k in warm if k.startswith('roi_head.bbox_head.')} <= set(fi)
     assert not any('feat2embed' in k or 'exemplar_set' in k for k in fi)
+
+
+def test_fi_protocol_defaults_and_variants_resolve():
+    ba = load_tool('tools/analysis_tools/benchmark_accuracy.py')
+    args = ba.parse_args(['--fi-protocol', '--pipeline', 'oriented-rcnn'])
+    assert (args.models, args.warmup_model, args.warmup_iters, args.iters) == (['crpn', 'cfinet'], 'crpn', 600, 400)
+    assert args.warm_parts == ['backbone', 'neck', 'rpn_head', 'roi_head']
+    assert args.work_dir == 'work_dirs/fi_protocol_oriented-rcnn'
+    assert ba.parse_args(['--fi-protocol', '--iters', '50']).iters == 50  # explicit values win
+    plain = ba.parse_args([])
+    assert (plain.warmup_iters, plain.warm_parts, plain.iters) == (0, ['backbone', 'neck', 'roi_head'], 600)
+    for pipeline in ('rotated-faster-rcnn', 'oriented-rcnn'):  # every variant has a config that exists
+        for v in ba.FI_VARIANTS:
+            cfg = ba.PIPELINES[pipeline]['configs'][f'cfinet-{v}']
+            assert (ROOT / cfg).is_file(), cfg
+
+
+def test_paired_differences_and_fi_plot(tmp_path, capsys):
+    """Per-seed differences to CRPN only (hand-computed), the FI regime lines and the PNG."""
+    ba = load_tool('tools/analysis_tools/benchmark_accuracy.py')
+    plot = tmp_path / 'fi.png'
+    args = ba.parse_args(['--fi-protocol', '--seeds', '0', '1', '2', '--plot', str(plot)])
+    trace = [dict(iter=i, loss_fi=0.1, fi_exemplars=i, fi_iq_p90=0.3, fi_iq_max=0.5, fi_high_thr=0.65,
+                  fi_anchors=10, fi_anchors_with_pos=i // 10) for i in (10, 20, 30)]
+    results = [dict(model='crpn', seed=s, AP=0.3, AP_eS=v, AR_eS=0.4, AR=0.5) for s, v in enumerate((0.1, 0.2, 0.3))]
+    results += [dict(model='cfinet', seed=s, AP=0.3, AP_eS=v, AR_eS=0.4, AR=0.5, fi_trace=trace,
+                     iters_with_exemplars=1.0, anchors_with_pos_share=0.2, iq_p90_mean=0.3, iq_max_mean=0.5)
+                for s, v in enumerate((0.2, 0.2, 0.5))]
+    paired = ba.paired_differences(args, results, 'crpn')
+    (n, cells), = paired.values()
+    assert n == 3 and cells[1][0] == pytest.approx(0.1) and cells[1][1] == pytest.approx(0.1)  # d = .1 0 .2
+    ba.summarize(args, results)
+    out = capsys.readouterr().out
+    assert '| CFINet | 3 | +0.000 +- 0.000 | +0.100 +- 0.100 |' in out
+    assert 'anchors with positives 0.200' in out
+    assert out.strip().splitlines()[-1] == 'fi_protocol: ap_es_crpn=0.2000 ap_es_cfinet=0.3000 std_ap_es=0.1732'
+    ba.plot_fi(args, results, str(plot))
+    assert plot.is_file() and plot.stat().st_size > 10_000

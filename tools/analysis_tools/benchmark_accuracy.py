@@ -36,13 +36,18 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import numpy as np
+from mmengine.utils import ProgressBar
 
 from cfinet_rotated.cli import tool_parser
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+# Feature Imitation variants (configs/fi/_base_/fi_variants.py), models 'cfinet-<name>' of the rotated pipelines
+FI_VARIANTS = {'no-fi-loss': 'CFINet, alpha_3 = 0 (control)', 'fi-weight-2': 'CFINet, alpha_3 = 2.0',
+               'iq-p90': 'CFINet, T_hq = min(0.65, P90 IQ)', 'min-preds-2': 'CFINet, >= 2 preds/exemplar',
+               'gt-seed-32': 'CFINet, E seeded with 32 gts/class', 'small-anchors': 'CFINet, eS/rS anchors only'}
 PIPELINES = {
     'rotated-faster-rcnn': dict(
         format='sodaa',
@@ -50,13 +55,17 @@ PIPELINES = {
                      crpn='configs/crpn/rotated-faster-rcnn_crpn_tiny_sample.py',
                      fi='configs/fi/rotated-faster-rcnn_fi_tiny_sample.py',
                      cfinet='configs/cfinet/rotated-faster-rcnn_cfinet_tiny_sample.py',
-                     **{'cfinet-paper': 'configs/cfinet/rotated-faster-rcnn_cfinet_paper-rules_tiny_sample.py'})),
+                     **{'cfinet-paper': 'configs/cfinet/rotated-faster-rcnn_cfinet_paper-rules_tiny_sample.py'},
+                     **{f'cfinet-{v}': f'configs/cfinet/fi_variants/rotated-faster-rcnn_cfinet_{v}_tiny_sample.py'
+                        for v in FI_VARIANTS})),
     'oriented-rcnn': dict(
         format='sodaa',
         configs=dict(baseline='configs/baselines/oriented-rcnn_tiny_sample.py',
                      crpn='configs/crpn/oriented-rcnn_crpn_tiny_sample.py',
                      fi='configs/fi/oriented-rcnn_fi_tiny_sample.py',
-                     cfinet='configs/cfinet/oriented-rcnn_cfinet_tiny_sample.py')),
+                     cfinet='configs/cfinet/oriented-rcnn_cfinet_tiny_sample.py',
+                     **{f'cfinet-{v}': f'configs/cfinet/fi_variants/oriented-rcnn_cfinet_{v}_tiny_sample.py'
+                        for v in FI_VARIANTS})),
     'sodad': dict(
         format='sodad',
         configs=dict(baseline='configs/sodad/faster-rcnn_tiny_sample.py',
@@ -65,7 +74,14 @@ PIPELINES = {
                      cfinet='configs/sodad/faster-rcnn_cfinet_tiny_sample.py')),
 }
 MODEL_NAMES = dict(baseline='baseline', crpn='CRPN only', fi='FI only', cfinet='CFINet',
-                   **{'cfinet-paper': 'CFINet, paper Eq. (1)/(3)'})
+                   **{'cfinet-paper': 'CFINet, paper Eq. (1)/(3)'},
+                   **{f'cfinet-{k}': v for k, v in FI_VARIANTS.items()})
+# the Feature Imitation protocol (--fi-protocol): both arms continue from one converged CRPN
+FI_PROTOCOL = dict(models=['crpn', 'cfinet'], warmup_model='crpn', warmup_iters=600,
+                   warm_parts=['backbone', 'neck', 'rpn_head', 'roi_head'], iters=400)
+# logged FI statistics kept per run for the plots (FIRoIHead.bbox_loss)
+FI_TRACE_KEYS = ('loss_fi', 'fi_exemplars', 'fi_iq_mean', 'fi_iq_p90', 'fi_iq_max', 'fi_high_thr', 'fi_high_iq_gts',
+                 'fi_new_exemplars', 'fi_anchors', 'fi_anchors_with_pos', 'fi_measured_gts', 'fi_unmeasured_gts')
 # metric keys of the two evaluators (SODAAMetric / SODADMetric .metrics.json) behind the table columns
 METRIC_KEYS = dict(sodaa=dict(AP='AP', AP_eS='AP_eS', AR_eS='AR_eS', AR='AR'),
                    sodad=dict(AP='AP', AP_eS='AP_eS', AR_eS='AR_eS', AR='AR_1000'))
@@ -77,21 +93,33 @@ def parse_args(argv=None):
     p.add_argument('--pipeline', choices=sorted(PIPELINES), default='rotated-faster-rcnn',
                    help='which tiny configs: Rotated Faster R-CNN / Oriented R-CNN (SODA-A format) or the '
                         'horizontal SODA-D Faster R-CNN')
-    p.add_argument('--models', nargs='+', default=['baseline', 'crpn', 'fi', 'cfinet'],
+    p.add_argument('--fi-protocol', action='store_true',
+                   help='the Feature Imitation protocol: defaults become --models crpn cfinet --warmup-model crpn '
+                        '--warmup-iters 600 --warm-parts backbone neck rpn_head roi_head --iters 400 --work-dir '
+                        'work_dirs/fi_protocol_<pipeline> (each still settable); the table adds the per-seed paired '
+                        'difference to CRPN only. About 45 min on 2 cores with --jobs 2 (warm-up 8 min, then 2 x 3 '
+                        'runs of 7 min, two at a time); every further model adds about 12 min')
+    p.add_argument('--models', nargs='+', default=None,
                    help='models to train (baseline, crpn, fi, cfinet; cfinet-paper = CFINet with the paper\'s '
-                        'Eq. (1)/(3), rotated-faster-rcnn only); baseline and cfinet are needed for the last line')
-    p.add_argument('--iters', type=int, default=600, help='training iterations of every model (batch 1)')
+                        'Eq. (1)/(3), rotated-faster-rcnn only; cfinet-<variant> = the FI variants of '
+                        f'configs/fi/_base_/fi_variants.py: {", ".join(FI_VARIANTS)}, rotated pipelines); baseline and '
+                        'cfinet are needed for the last line (default: baseline crpn fi cfinet)')
+    p.add_argument('--iters', type=int, default=None, help='training iterations of every model (batch 1; default 600)')
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2], help='training seeds (at least 3 for a result)')
     p.add_argument('--jobs', type=int, default=1, help='runs at once (each a process with one thread)')
-    p.add_argument('--work-dir', default='work_dirs/benchmark_accuracy',
-                   help='data, checkpoints, logs and cached results')
-    p.add_argument('--warmup-iters', type=int, default=0,
-                   help='train the baseline this many iterations once and start every model from it (0: none)')
-    p.add_argument('--warmup-model', default='baseline',
-                   help='model trained by the shared warm-up (crpn: the Feature Imitation protocol)')
+    p.add_argument('--work-dir', default=None,
+                   help='data, checkpoints, logs and cached results (default work_dirs/benchmark_accuracy)')
+    p.add_argument('--warmup-iters', type=int, default=None,
+                   help='train the baseline this many iterations once and start every model from it (default 0: none)')
+    p.add_argument('--warmup-model', default=None,
+                   help='model trained by the shared warm-up (default baseline; crpn: the Feature Imitation protocol)')
     p.add_argument('--warmup-seed', type=int, default=1000, help='seed of the shared warm-up run')
-    p.add_argument('--warm-parts', nargs='+', default=['backbone', 'neck', 'roi_head'],
-                   help='top-level modules whose warm-up weights every model takes over (matching name and shape)')
+    p.add_argument('--warm-parts', nargs='+', default=None,
+                   help='top-level modules whose warm-up weights every model takes over (matching name and shape; '
+                        'default backbone neck roi_head)')
+    p.add_argument('--plot', default=None,
+                   help='write a PNG of the FI statistics over training (exemplar-set size, IQ distribution, loss_fi, '
+                        'anchors with positives; mean over seeds per FI model) to this path')
     p.add_argument('--warmup-threads', type=int, default=None,
                    help='threads of the warm-up process, which runs alone (unset: --jobs x --threads)')
     p.add_argument('--train-images', type=int, default=30, help='training images to generate')
@@ -106,6 +134,13 @@ def parse_args(argv=None):
     p.add_argument('--summary-only', action='store_true',
                    help='print the table from the cached results without training or testing anything')
     args = p.parse_args(argv)
+    defaults = dict(models=['baseline', 'crpn', 'fi', 'cfinet'], warmup_model='baseline', warmup_iters=0,
+                    warm_parts=['backbone', 'neck', 'roi_head'], iters=600, work_dir='work_dirs/benchmark_accuracy')
+    if args.fi_protocol:
+        defaults.update(FI_PROTOCOL, work_dir=f'work_dirs/fi_protocol_{args.pipeline}')
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     unknown = [m for m in args.models if m not in PIPELINES[args.pipeline]['configs']]
     if unknown:
         p.error(f'--models {unknown}: not a model of pipeline {args.pipeline} '
@@ -323,7 +358,15 @@ def training_log(work):
             v = [r['loss_fi'] for r in rows if q * last / 4 < r['iter'] <= (q + 1) * last / 4]
             quarters.append(round(float(np.mean(v)), 4) if v else None)
         out.update(first_exemplar_iter=first, loss_fi_quarters=quarters,
-                   unmeasured_gts=round(float(np.mean([r.get('fi_unmeasured_gts', 0) for r in rows])), 2))
+                   unmeasured_gts=round(float(np.mean([r.get('fi_unmeasured_gts', 0) for r in rows])), 2),
+                   fi_trace=[{k: r[k] for k in ('iter', ) + FI_TRACE_KEYS if k in r} for r in rows])
+        with_ex = [r for r in rows if r.get('fi_exemplars', 0) > 0]
+        out['iters_with_exemplars'] = round(len(with_ex) / len(rows), 3)
+        if 'fi_anchors_with_pos' in rows[0]:
+            anchors = sum(r.get('fi_anchors', 0) for r in rows)
+            out['anchors_with_pos_share'] = round(sum(r['fi_anchors_with_pos'] for r in rows) / max(anchors, 1e-9), 3)
+            out['iq_p90_mean'] = round(float(np.mean([r['fi_iq_p90'] for r in rows])), 3)
+            out['iq_max_mean'] = round(float(np.mean([r['fi_iq_max'] for r in rows])), 3)
     return out
 
 
@@ -376,12 +419,101 @@ def summarize(args, results):
             per_class = r['exemplars']['per_class'] if r.get('exemplars') else None
             lines.append(f'  {MODEL_NAMES[r["model"]]:28s} seed {r["seed"]}: first {r["first_exemplar_iter"]}, '
                          f'loss_fi {q}, unmeasured {r["unmeasured_gts"]}, per class {per_class}')
+    ref = 'crpn' if args.fi_protocol else 'baseline'
+    paired = paired_differences(args, results, ref)
+    if paired:
+        lines += ['', f'Paired per seed (same seed, same start): model minus {MODEL_NAMES[ref]}, '
+                  'mean +- std over seeds',
+                  '', '| model | seeds | ' + ' | '.join(f'd{c}' for c in COLUMNS) + ' |',
+                  '|---|---|' + '---|' * len(COLUMNS)]
+        for m, (n, cells) in paired.items():
+            lines.append(f'| {MODEL_NAMES[m]} | {n} | ' + ' | '.join(
+                f'{mu:+.3f} +- {sd:.3f}' if mu is not None else 'n/a' for mu, sd in cells) + ' |')
+    fi_stats = [r for r in results if 'anchors_with_pos_share' in r]
+    if fi_stats:
+        lines += ['', 'FI regime per model (mean over seeds): share of logged steps with a non-empty exemplar set; '
+                  'share of anchors with at least one positive (only they enter Eq. (5)); mean per-step P90 and max of '
+                  'the measured gts\' IQ']
+        for m in args.models:
+            rs = [r for r in fi_stats if r['model'] == m]
+            if rs:
+                lines.append(f'  {MODEL_NAMES[m]:36s} steps with exemplars '
+                             f'{np.mean([r["iters_with_exemplars"] for r in rs]):.2f}, '
+                             f'anchors with positives {np.mean([r["anchors_with_pos_share"] for r in rs]):.3f}, '
+                             f'IQ P90 {np.mean([r["iq_p90_mean"] for r in rs]):.3f}, '
+                             f'IQ max {np.mean([r["iq_max_mean"] for r in rs]):.3f}')
     print('\n'.join(lines))
+    if args.fi_protocol and 'crpn' in stats and 'cfinet' in stats:
+        a, c = stats['crpn'], stats['cfinet']
+        print(f'fi_protocol: ap_es_crpn={a["AP_eS"][0]:.4f} ap_es_cfinet={c["AP_eS"][0]:.4f} '
+              f'std_ap_es={max(a["AP_eS"][1] or 0.0, c["AP_eS"][1] or 0.0):.4f}')
     if 'baseline' in stats and 'cfinet' in stats:
         b, c = stats['baseline'], stats['cfinet']
         std = max(b['AP_eS'][1] or 0.0, c['AP_eS'][1] or 0.0)
         print(f'ap_es_baseline={b["AP_eS"][0]:.4f} ap_es_cfinet={c["AP_eS"][0]:.4f} '
               f'ar_es_baseline={b["AR_eS"][0]:.4f} ar_es_cfinet={c["AR_eS"][0]:.4f} std_ap_es={std:.4f}')
+
+
+def paired_differences(args, results, ref):
+    """Per model, (seeds, [(mean, std) of model - ref per seed for each column]) over the seeds both ran."""
+    by = {(r['model'], r['seed']): r for r in results}
+    out = {}
+    for m in args.models:
+        seeds = [s for s in args.seeds if (m, s) in by and (ref, s) in by]
+        if m == ref or not seeds:
+            continue
+        cells = []
+        for c in COLUMNS:
+            d = [by[(m, s)][c] - by[(ref, s)][c] for s in seeds
+                 if by[(m, s)][c] is not None and by[(ref, s)][c] is not None]
+            cells.append(_mean_std(d))
+        out[m] = (len(seeds), cells)
+    return out
+
+
+def plot_fi(args, results, path):
+    """Exemplar-set size, IQ distribution, loss_fi and anchors with positives over training (mean over seeds)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    panels = [('fi_exemplars', 'exemplars in E'),
+              ('iq', 'IQ of measured gts: P90 (solid), max (dashed), T_hq (dotted)'),
+              ('loss_fi', 'loss_fi'), ('share', 'share of anchors with >= 1 positive')]
+    fig, axes = plt.subplots(2, 2, figsize=(12, 7.5))
+    for ax, (key, title) in zip(axes.flat, panels):
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel('iteration')
+        ax.grid(alpha=0.3)
+    drawn = 0
+    for i, m in enumerate(args.models):
+        traces = [r['fi_trace'] for r in results if r['model'] == m and r.get('fi_trace')]
+        if not traces:
+            continue
+        drawn += 1
+        color = f'C{i}'
+        n = min(len(t) for t in traces)
+        its = [t['iter'] for t in traces[0][:n]]
+
+        def mean(key, traces=traces, n=n):
+            return np.mean([[row.get(key, np.nan) for row in t[:n]] for t in traces], axis=0)
+        axes[0, 0].plot(its, mean('fi_exemplars'), color=color, label=MODEL_NAMES[m])
+        axes[0, 1].plot(its, mean('fi_iq_p90'), color=color)
+        axes[0, 1].plot(its, mean('fi_iq_max'), color=color, linestyle='--')
+        axes[0, 1].plot(its, mean('fi_high_thr'), color=color, linestyle=':')
+        axes[1, 0].plot(its, mean('loss_fi'), color=color)
+        anchors = mean('fi_anchors')
+        axes[1, 1].plot(its, mean('fi_anchors_with_pos') / np.maximum(anchors, 1e-9), color=color)
+    if not drawn:
+        print('--plot: no FI run with logged statistics; nothing drawn', file=sys.stderr)
+        plt.close(fig)
+        return
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(f'Feature Imitation over training ({args.pipeline}, mean over seeds {" ".join(map(str, args.seeds))})')
+    fig.tight_layout()
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    print(f'FI plot: {path}')
 
 
 def main(argv=None):
@@ -399,6 +531,8 @@ def main(argv=None):
                 with open(path, encoding='utf-8') as f:
                     results.append(json.load(f))
         summarize(args, results)
+        if args.plot:
+            plot_fi(args, results, args.plot)
         return 0
     t0 = time.time()
     data = prepare_data(args)
@@ -417,14 +551,20 @@ def main(argv=None):
               f'({(time.time() - t0) / 60:.1f} min since start)', flush=True)
         return r
 
+    bar = ProgressBar(len(jobs))
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {pool.submit(job, ms): ms for ms in jobs}
-        for fut, ms in futures.items():
+        for fut in as_completed(futures):
+            ms = futures[fut]
             try:
                 results.append(fut.result())
             except Exception as e:  # noqa: BLE001 -- report every failed run, keep the others
                 failures.append(f'{ms[0]} seed {ms[1]}: {e}')
+            bar.update()
+    results.sort(key=lambda r: (order.index(r['model']), r['seed']))
     summarize(args, results)
+    if args.plot:
+        plot_fi(args, results, args.plot)
     if failures:
         print('\nFAILED runs (rerun the same command to retry them):\n' + '\n'.join(failures), file=sys.stderr)
         return 1

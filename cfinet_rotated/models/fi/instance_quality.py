@@ -2,9 +2,11 @@
 from typing import Optional
 
 import torch
+from mmrotate.registry import MODELS
 from torch import Tensor, nn
 
 from ...registry import register_module
+from .adaptive_threshold import PercentileQualityThreshold  # noqa: F401  (registration)
 
 QUALITY_NONE, QUALITY_LOW, QUALITY_MID, QUALITY_HIGH = -1, 0, 1, 2
 
@@ -40,7 +42,8 @@ class InstanceQuality(nn.Module):
                  score_thr: float = 0.05,
                  low_thr: float = 0.25,
                  high_thr: float = 0.65,
-                 min_num_preds: int = 8) -> None:
+                 min_num_preds: int = 8,
+                 adaptive_thr: Optional[dict] = None) -> None:
         super().__init__()
         if mode not in ('paper', 'official'):
             raise ValueError(f"InstanceQuality: mode must be 'paper' or 'official', got {mode!r}")
@@ -51,6 +54,22 @@ class InstanceQuality(nn.Module):
         self.low_thr = low_thr
         self.high_thr = high_thr
         self.min_num_preds = min_num_preds
+        self.adaptive_thr = MODELS.build(adaptive_thr) if adaptive_thr is not None else None
+
+    @torch.no_grad()
+    def update(self, iq: Tensor) -> None:
+        """Feed the IQs of this step's measured gts to the adaptive threshold (no-op without one)."""
+        if self.adaptive_thr is not None:
+            self.adaptive_thr.update(iq)
+
+    @property
+    def thresholds(self) -> tuple:
+        """(low, high) thresholds in use: the fixed ones, or the adaptive high one and the low one scaled alike."""
+        if self.adaptive_thr is None:
+            return self.low_thr, self.high_thr
+        high = self.adaptive_thr(self.high_thr)
+        low = self.low_thr * high / self.high_thr if self.high_thr > 0 else self.low_thr
+        return low, high
 
     @torch.no_grad()
     def forward(self, cls_probs: Tensor, ious: Tensor, assigned_gt_inds: Tensor,
@@ -88,7 +107,8 @@ class InstanceQuality(nn.Module):
     def quality_class(self, iq: Tensor, measured: Optional[Tensor] = None) -> Tensor:
         """0 = low (< low_thr), 1 = mid, 2 = high (>= high_thr); -1 (``QUALITY_NONE``) where ``measured``
         is given and 0: no prediction, no quality."""
-        q = (iq >= self.low_thr).long() + (iq >= self.high_thr).long()
+        low, high = self.thresholds
+        q = (iq >= low).long() + (iq >= high).long()
         if measured is not None:
             q = q.masked_fill(measured == 0, QUALITY_NONE)
         return q
@@ -96,7 +116,7 @@ class InstanceQuality(nn.Module):
     def is_exemplar(self, iq: Tensor, counts: Tensor, measured: Optional[Tensor] = None) -> Tensor:
         """High IQ and at least ``min_num_preds`` predictions (Alg. 1 line 5 with the count bound), and
         (where ``measured`` is given) at least one measured prediction."""
-        ex = (iq >= self.high_thr) & (counts >= self.min_num_preds)
+        ex = (iq >= self.thresholds[1]) & (counts >= self.min_num_preds)
         if measured is not None:
             ex = ex & (measured > 0)
         return ex

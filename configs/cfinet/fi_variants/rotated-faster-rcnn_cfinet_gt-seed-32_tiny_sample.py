@@ -1,0 +1,5 @@
+# Tiny CPU CFINet rotated-faster-rcnn with the Feature Imitation variant 'gt-seed-32'
+# (configs/fi/_base_/fi_variants.py: fi_gt_seed_32); a measured option, not a reproduction config.
+_base_ = ['../rotated-faster-rcnn_cfinet_tiny_sample.py', '../../fi/_base_/fi_variants.py']
+
+model = dict(roi_head={{_base_.fi_gt_seed_32}})
