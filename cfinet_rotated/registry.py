@@ -5,8 +5,9 @@
   SODA-D configs inherit ``mmdet::`` Faster R-CNN, whose model and data dicts carry ``_scope_='mmdet'``, so that
   their parts (and ours inside them) are looked up in MMDetection's registries. One implementation, reachable from
   either scope, under its own name (no ``'mmrotate.'`` prefix needed in configs).
-* ``HOOKS``, ``MODEL_WRAPPERS`` (root): MMEngine's root registry, which the runner searches from every scope
-  (it looks model wrappers up with ``MODEL_WRAPPERS.get``, which does not search the scoped child registries).
+* ``HOOKS``, ``MODEL_WRAPPERS``, ``OPTIM_WRAPPER_CONSTRUCTORS`` (root): MMEngine's root registry, which the runner
+  searches from every scope (it looks model wrappers up with ``MODEL_WRAPPERS.get``, which does not search the
+  scoped child registries).
 
 A registry that already holds the class is left as it is (modules may be imported twice under reload).
 """
@@ -15,7 +16,7 @@ import mmengine.registry
 import mmrotate.registry
 
 SCOPED = ('MODELS', 'TASK_UTILS', 'DATASETS', 'METRICS')
-ROOT = ('HOOKS', 'MODEL_WRAPPERS')
+ROOT = ('HOOKS', 'MODEL_WRAPPERS', 'OPTIM_WRAPPER_CONSTRUCTORS')
 
 
 def registries(registry_name):

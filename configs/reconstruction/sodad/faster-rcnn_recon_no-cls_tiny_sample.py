@@ -1,0 +1,4 @@
+# Ablation of the slides, w/o L_cls's D_cls terms: the tiny Faster R-CNN (SODA-D, horizontal) reconstruction model.
+_base_ = ['./faster-rcnn_recon_tiny_sample.py']
+
+model = dict(roi_head={{_base_.recon_no_cls}})
