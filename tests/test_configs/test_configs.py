@@ -47,3 +47,13 @@ def test_config_builds(path):
         assert cfg.model.backbone.init_cfg.type == 'Pretrained'
         assert not str(cfg.model.backbone.init_cfg.checkpoint).startswith(('torchvision://', 'http')), \
             'full configs take ImageNet weights from a local path'
+
+
+def test_cfinet_metafile_lists_every_cfinet_config():
+    """configs/cfinet/metafile.yml (OpenMMLab model index) names each CFINet config, and only existing ones."""
+    import yaml
+    meta = yaml.safe_load((ROOT / 'configs/cfinet/metafile.yml').read_text(encoding='utf-8'))
+    listed = {m['Config'] for m in meta['Models']}
+    on_disk = {str(p.relative_to(ROOT)) for p in CONFIGS if p.parts[len(ROOT.parts) + 1] == 'cfinet'}
+    assert listed == on_disk, (sorted(on_disk - listed), sorted(listed - on_disk))
+    assert len(listed) == len(meta['Models']), 'a config is listed twice'
