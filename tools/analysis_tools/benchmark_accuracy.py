@@ -97,8 +97,9 @@ def parse_args(argv=None):
                    help='the Feature Imitation protocol: defaults become --models crpn cfinet --warmup-model crpn '
                         '--warmup-iters 600 --warm-parts backbone neck rpn_head roi_head --iters 400 --work-dir '
                         'work_dirs/fi_protocol_<pipeline> (each still settable); the table adds the per-seed paired '
-                        'difference to CRPN only. About 45 min on 2 cores with --jobs 2 (warm-up 8 min, then 2 x 3 '
-                        'runs of 7 min, two at a time); every further model adds about 12 min')
+                        'difference to CRPN only. About 35 min on an idle 2-core machine with --jobs 2 (warm-up 8 '
+                        'min, then 2 x 3 runs of 7 min training + 1.5 min test, two at a time); every further model '
+                        'adds about 13 min')
     p.add_argument('--models', nargs='+', default=None,
                    help='models to train (baseline, crpn, fi, cfinet; cfinet-paper = CFINet with the paper\'s '
                         'Eq. (1)/(3), rotated-faster-rcnn only; cfinet-<variant> = the FI variants of '
