@@ -13,7 +13,7 @@ from mmrotate.structures.bbox import RotatedBoxes, rbbox_overlaps
 from torch import Tensor
 
 from ..registry import register_module
-from ..structures.size_subsets import LARGER, SUBSETS, size_subset_names
+from ..structures.size_subsets import LARGER, SUBSETS, in_size_subsets
 from .fi import ExemplarSet, InstanceTransform  # noqa: F401  (registers the FI modules)
 
 
@@ -337,9 +337,7 @@ class FIRoIHead(StandardRoIHead):
         if batch_img_metas is None:
             raise TypeError('FIRoIHead(imitate_subsets=...) needs batch_img_metas (scale_factor of each image)')
         scale = rboxes.new_tensor([float(np.prod(m.get('scale_factor', (1.0, 1.0)))) for m in batch_img_metas])
-        areas = (rboxes[:, 2] * rboxes[:, 3] / scale[img_ids]).cpu().numpy()
-        names = size_subset_names(areas)
-        return torch.from_numpy(np.isin(names, self.imitate_subsets)).to(rboxes.device)
+        return in_size_subsets(rboxes[:, 2] * rboxes[:, 3] / scale[img_ids], self.imitate_subsets)
 
     @torch.no_grad()
     def sample_contrast(self, labels: Tensor, quality: Tensor, is_ex: Tensor, n_bg: int) -> tuple:

@@ -43,3 +43,20 @@ def size_subset_names(areas):
         out[hit] = name
         free &= ~hit
     return out
+
+
+def in_size_subsets(areas, subsets):
+    """(n,) bool tensor on ``areas``' device: whether each area's :func:`size_subset` is one of ``subsets``
+    (the ranges of :func:`size_subset_names`, computed with torch, without a round trip to the CPU)."""
+    import torch
+    areas = areas.reshape(-1).double()
+    out = torch.zeros_like(areas, dtype=torch.bool)
+    free = torch.ones_like(out)
+    for name, (lo, hi) in SUBSET_RANGES.items():
+        hit = free & (areas >= lo) & (areas <= hi)
+        if name in subsets:
+            out |= hit
+        free &= ~hit
+    if LARGER in subsets:
+        out |= free
+    return out

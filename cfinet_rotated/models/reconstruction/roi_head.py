@@ -12,7 +12,7 @@ from mmrotate.registry import MODELS
 from torch import Tensor
 
 from ...registry import register_module
-from ...structures.size_subsets import LARGER, SUBSETS, size_subset_names
+from ...structures.size_subsets import LARGER, SUBSETS, in_size_subsets
 from ..fi_roi_head import FIRoIHead
 
 _NAMES = SUBSETS + (LARGER, )
@@ -135,8 +135,7 @@ class ReconstructionMixin:
         """(n,) bool: the RoIs whose size subset is one of ``subsets``."""
         if rois.shape[0] == 0:
             return torch.zeros(0, dtype=torch.bool, device=rois.device)
-        names = size_subset_names(self.roi_areas(rois).float().cpu().numpy())
-        return torch.from_numpy(np.isin(names, list(subsets))).to(rois.device)
+        return in_size_subsets(self.roi_areas(rois), tuple(subsets))
 
     # ------------------------------------------------------------------ detection path
     def _head_input(self, feats: Tensor) -> Tensor:
