@@ -122,3 +122,40 @@ def test_paired_differences_and_fi_plot(tmp_path, capsys):
     assert out.strip().splitlines()[-1] == 'fi_protocol: ap_es_crpn=0.2000 ap_es_cfinet=0.3000 std_ap_es=0.1732'
     ba.plot_fi(args, results, str(plot))
     assert plot.is_file() and plot.stat().st_size > 10_000
+
+
+def test_recon_protocol_defaults_models_and_warm_start(tmp_path, capsys):
+    """--recon-protocol: every arm continues one baseline warm-up; the reconstruction model takes over the whole
+    baseline (RPN and box head included) and only G and D start fresh; the last line compares it to the baseline."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmrotate.registry import MODELS
+
+    import cfinet_rotated  # noqa: F401
+    ba = load_tool('tools/analysis_tools/benchmark_accuracy.py')
+    with pytest.raises(SystemExit):
+        ba.parse_args(['--recon-protocol', '--fi-protocol'])
+    args = ba.parse_args(['--recon-protocol', '--warmup-iters', '10'])
+    assert args.models == ['baseline', 'recon', 'recon-no-recon-loss', 'recon-no-adv', 'recon-no-cls']
+    assert (args.warmup_model, args.iters, args.work_dir) == ('baseline', 400, 'work_dirs/recon_protocol_'
+                                                                               'rotated-faster-rcnn')
+    for pipeline, spec in ba.PIPELINES.items():  # every reconstruction model of every pipeline has its config
+        for m in ba.RECON_MODELS:
+            assert (ROOT / spec['configs'][m]).is_file(), (pipeline, m)
+    cfg = Config.fromfile(str(ROOT / ba.PIPELINES[args.pipeline]['configs']['baseline']))
+    init_default_scope('mmrotate')
+    warm = {k: v + 1.0 if v.is_floating_point() else v for k, v in MODELS.build(cfg.model).state_dict().items()}
+    torch.save(dict(state_dict=warm), tmp_path / 'warm.pth')
+    keep = torch.load(ba.start_checkpoint(args, 'recon', str(tmp_path / 'warm.pth'), str(tmp_path)))['state_dict']
+    assert set(keep) == set(warm)
+    own = MODELS.build(Config.fromfile(str(ROOT / ba.PIPELINES[args.pipeline]['configs']['recon'])).model)
+    fresh = [k for k in own.state_dict() if k not in keep]
+    assert fresh and all(k.startswith(('roi_head.generator.', 'roi_head.discriminator.')) for k in fresh)
+    n_roi = sum(k.startswith('roi_head.') for k in own.state_dict())
+    assert f'roi_head {n_roi - len(fresh)}/{n_roi}' in capsys.readouterr().out
+    results = [dict(model='baseline', seed=s, AP=0.3, AP_eS=v, AR_eS=0.4, AR=0.5) for s, v in enumerate((.1, .2, .3))]
+    results += [dict(model='recon', seed=s, AP=0.3, AP_eS=v, AR_eS=0.4, AR=0.5) for s, v in enumerate((.2, .2, .5))]
+    ba.summarize(args, results)
+    out = capsys.readouterr().out
+    assert '| reconstruction | 3 | +0.000 +- 0.000 | +0.100 +- 0.100 |' in out  # paired: d = .1 0 .2
+    assert out.strip().splitlines()[-1] == 'recon_protocol: ap_es_baseline=0.2000 ap_es_recon=0.3000 std_ap_es=0.1732'

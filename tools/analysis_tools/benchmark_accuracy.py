@@ -1,4 +1,5 @@
-"""Accuracy on held-out synthetic data: tiny baseline, CRPN-only, FI-only and CFINet of one pipeline, several seeds.
+"""Accuracy on held-out synthetic data: tiny baseline, CRPN-only, FI-only, CFINet and reconstruction models of one
+pipeline, several seeds.
 
     python tools/analysis_tools/benchmark_accuracy.py --pipeline rotated-faster-rcnn --iters 600 --seeds 0 1 2 \
         --jobs 2
@@ -6,6 +7,10 @@
     python tools/analysis_tools/benchmark_accuracy.py --models crpn cfinet --warmup-model crpn --warmup-iters 600 \
         --warm-parts backbone neck rpn_head roi_head --iters 400 --jobs 2 --work-dir work_dirs/fi_protocol
         # the Feature Imitation protocol: with and without FI from one converged CRPN (about 45 min on 2 cores)
+    python tools/analysis_tools/benchmark_accuracy.py --recon-protocol --jobs 2
+        # the reconstruction protocol: baseline, reconstruction and its three ablations from one converged baseline
+    python tools/analysis_tools/benchmark_accuracy.py --fi-protocol --models crpn cfinet cfinet-recon --jobs 2
+        # CFINet + reconstruction against CFINet and CRPN only
 
 1. Data: a training set and a disjoint test set drawn by tools/data/make_sample.py with different seeds and file
    prefixes (default 30 + 10 images of 1600x1200, all nine classes and the four size subsets, parking and
@@ -48,6 +53,15 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 FI_VARIANTS = {'no-fi-loss': 'CFINet, alpha_3 = 0 (control)', 'fi-weight-2': 'CFINet, alpha_3 = 2.0',
                'iq-p90': 'CFINet, T_hq = min(0.65, P90 IQ)', 'min-preds-2': 'CFINet, >= 2 preds/exemplar',
                'gt-seed-32': 'CFINet, E seeded with 32 gts/class', 'small-anchors': 'CFINet, eS/rS anchors only'}
+# generative-discriminative reconstruction models (configs/reconstruction/, issue 21): name -> config infix
+RECON_MODELS = {'recon': 'recon', 'recon-no-recon-loss': 'recon_no-recon-loss', 'recon-no-adv': 'recon_no-adv',
+                'recon-no-cls': 'recon_no-cls', 'crpn-recon': 'crpn_recon', 'cfinet-recon': 'cfinet_recon'}
+
+
+def _recon_configs(prefix):
+    return {m: f'configs/reconstruction/{prefix}_{infix}_tiny_sample.py' for m, infix in RECON_MODELS.items()}
+
+
 PIPELINES = {
     'rotated-faster-rcnn': dict(
         format='sodaa',
@@ -57,7 +71,8 @@ PIPELINES = {
                      cfinet='configs/cfinet/rotated-faster-rcnn_cfinet_tiny_sample.py',
                      **{'cfinet-paper': 'configs/cfinet/rotated-faster-rcnn_cfinet_paper-rules_tiny_sample.py'},
                      **{f'cfinet-{v}': f'configs/cfinet/fi_variants/rotated-faster-rcnn_cfinet_{v}_tiny_sample.py'
-                        for v in FI_VARIANTS})),
+                        for v in FI_VARIANTS},
+                     **_recon_configs('rotated-faster-rcnn'))),
     'oriented-rcnn': dict(
         format='sodaa',
         configs=dict(baseline='configs/baselines/oriented-rcnn_tiny_sample.py',
@@ -65,20 +80,34 @@ PIPELINES = {
                      fi='configs/fi/oriented-rcnn_fi_tiny_sample.py',
                      cfinet='configs/cfinet/oriented-rcnn_cfinet_tiny_sample.py',
                      **{f'cfinet-{v}': f'configs/cfinet/fi_variants/oriented-rcnn_cfinet_{v}_tiny_sample.py'
-                        for v in FI_VARIANTS})),
+                        for v in FI_VARIANTS},
+                     **_recon_configs('oriented-rcnn'))),
     'sodad': dict(
         format='sodad',
         configs=dict(baseline='configs/sodad/faster-rcnn_tiny_sample.py',
                      crpn='configs/sodad/faster-rcnn_crpn_tiny_sample.py',
                      fi='configs/sodad/faster-rcnn_fi_tiny_sample.py',
-                     cfinet='configs/sodad/faster-rcnn_cfinet_tiny_sample.py')),
+                     cfinet='configs/sodad/faster-rcnn_cfinet_tiny_sample.py',
+                     **_recon_configs('sodad/faster-rcnn'))),
 }
 MODEL_NAMES = dict(baseline='baseline', crpn='CRPN only', fi='FI only', cfinet='CFINet',
                    **{'cfinet-paper': 'CFINet, paper Eq. (1)/(3)'},
-                   **{f'cfinet-{k}': v for k, v in FI_VARIANTS.items()})
+                   **{f'cfinet-{k}': v for k, v in FI_VARIANTS.items()},
+                   recon='reconstruction', **{'recon-no-recon-loss': 'reconstruction w/o L_MSE, L_TV',
+                                              'recon-no-adv': 'reconstruction w/o L_adv',
+                                              'recon-no-cls': 'reconstruction w/o L_cls',
+                                              'crpn-recon': 'CRPN + reconstruction',
+                                              'cfinet-recon': 'CFINet + reconstruction'})
 # the Feature Imitation protocol (--fi-protocol): both arms continue from one converged CRPN
 FI_PROTOCOL = dict(models=['crpn', 'cfinet'], warmup_model='crpn', warmup_iters=600,
                    warm_parts=['backbone', 'neck', 'rpn_head', 'roi_head'], iters=400)
+# the reconstruction protocol (--recon-protocol): every arm continues from one converged baseline; G starts as the
+# identity (zero-initialised tail), so the arms differ only by what the reconstruction adds from there
+RECON_PROTOCOL = dict(models=['baseline', 'recon', 'recon-no-recon-loss', 'recon-no-adv', 'recon-no-cls'],
+                      warmup_model='baseline', warmup_iters=600,
+                      warm_parts=['backbone', 'neck', 'rpn_head', 'roi_head'], iters=400)
+# the models that take longest (CRPN's two stages, FI, G and D) start first, so that the --jobs slots end together
+SLOW_MODELS = ('cfinet', 'cfinet-paper', 'crpn', 'cfinet-recon', 'crpn-recon', 'recon')
 # logged FI statistics kept per run for the plots (FIRoIHead.bbox_loss)
 FI_TRACE_KEYS = ('loss_fi', 'fi_exemplars', 'fi_iq_mean', 'fi_iq_p90', 'fi_iq_max', 'fi_high_thr', 'fi_high_iq_gts',
                  'fi_new_exemplars', 'fi_anchors', 'fi_anchors_with_pos', 'fi_measured_gts', 'fi_unmeasured_gts')
@@ -100,11 +129,19 @@ def parse_args(argv=None):
                         'difference to CRPN only. About 35 min on an idle 2-core machine with --jobs 2 (warm-up 8 '
                         'min, then 2 x 3 runs of 7 min training + 1.5 min test, two at a time); every further model '
                         'adds about 13 min')
+    p.add_argument('--recon-protocol', action='store_true',
+                   help='the reconstruction protocol (issue 21): defaults become --models baseline recon '
+                        'recon-no-recon-loss recon-no-adv recon-no-cls --warmup-model baseline --warmup-iters 600 '
+                        '--warm-parts backbone neck rpn_head roi_head --iters 400 --work-dir '
+                        'work_dirs/recon_protocol_<pipeline>; the table adds the per-seed paired difference to the '
+                        'baseline. CFINet + reconstruction (cfinet-recon) is measured against CFINet under '
+                        '--fi-protocol, whose arms share a CRPN warm-up')
     p.add_argument('--models', nargs='+', default=None,
                    help='models to train (baseline, crpn, fi, cfinet; cfinet-paper = CFINet with the paper\'s '
                         'Eq. (1)/(3), rotated-faster-rcnn only; cfinet-<variant> = the FI variants of '
                         f'configs/fi/_base_/fi_variants.py: {", ".join(FI_VARIANTS)}, rotated pipelines); baseline and '
-                        'cfinet are needed for the last line (default: baseline crpn fi cfinet)')
+                        'cfinet are needed for the last line; reconstruction (configs/reconstruction/): '
+                        f'{", ".join(RECON_MODELS)} (default: baseline crpn fi cfinet)')
     p.add_argument('--iters', type=int, default=None, help='training iterations of every model (batch 1; default 600)')
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2], help='training seeds (at least 3 for a result)')
     p.add_argument('--jobs', type=int, default=1, help='runs at once (each a process with one thread)')
@@ -137,8 +174,12 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     defaults = dict(models=['baseline', 'crpn', 'fi', 'cfinet'], warmup_model='baseline', warmup_iters=0,
                     warm_parts=['backbone', 'neck', 'roi_head'], iters=600, work_dir='work_dirs/benchmark_accuracy')
+    if args.fi_protocol and args.recon_protocol:
+        p.error('--fi-protocol and --recon-protocol are two protocols; choose one')
     if args.fi_protocol:
         defaults.update(FI_PROTOCOL, work_dir=f'work_dirs/fi_protocol_{args.pipeline}')
+    if args.recon_protocol:
+        defaults.update(RECON_PROTOCOL, work_dir=f'work_dirs/recon_protocol_{args.pipeline}')
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -448,6 +489,10 @@ def summarize(args, results):
         a, c = stats['crpn'], stats['cfinet']
         print(f'fi_protocol: ap_es_crpn={a["AP_eS"][0]:.4f} ap_es_cfinet={c["AP_eS"][0]:.4f} '
               f'std_ap_es={max(a["AP_eS"][1] or 0.0, c["AP_eS"][1] or 0.0):.4f}')
+    if args.recon_protocol and 'baseline' in stats and 'recon' in stats:
+        b, r = stats['baseline'], stats['recon']
+        print(f'recon_protocol: ap_es_baseline={b["AP_eS"][0]:.4f} ap_es_recon={r["AP_eS"][0]:.4f} '
+              f'std_ap_es={max(b["AP_eS"][1] or 0.0, r["AP_eS"][1] or 0.0):.4f}')
     if 'baseline' in stats and 'cfinet' in stats:
         b, c = stats['baseline'], stats['cfinet']
         std = max(b['AP_eS'][1] or 0.0, c['AP_eS'][1] or 0.0)
@@ -521,8 +566,7 @@ def main(argv=None):
     args = parse_args(argv)
     args.work_dir = osp.abspath(args.work_dir)
     os.makedirs(args.work_dir, exist_ok=True)
-    # the CRPN-based models take longest: start them first, so that the --jobs slots finish together
-    order = sorted(args.models, key=lambda m: (m not in ('cfinet', 'cfinet-paper', 'crpn'), args.models.index(m)))
+    order = sorted(args.models, key=lambda m: (m not in SLOW_MODELS, args.models.index(m)))
     jobs = [(m, s) for m in order for s in args.seeds]
     if args.summary_only:
         results = []

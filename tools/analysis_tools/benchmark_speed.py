@@ -9,7 +9,8 @@ configs in configs/sodad/, MMDetection's Faster R-CNN with ``HorizontalBoxes``),
 synthetic batch (800x800 images with small objects, rotated boxes or, for ``sodad``, their horizontal hulls; no data
 set needed) and times, in interleaved rounds so that load changes on a shared machine hit every model alike,
 ``test_step`` per image (first, at the common seeded initial weights) and ``train_step`` (forward, backward, SGD
-update; after 2 warm-up iterations). The FI exemplar sets are filled first (``--no-fill-exemplars`` to start empty)
+update; after 2 warm-up iterations; the reconstruction models, ``--models recon crpn_recon cfinet_recon``, with
+their discriminator's Adam step too). The FI exemplar sets are filled first (``--no-fill-exemplars`` to start empty)
 so that training is timed in the steady state, not at the cold start.
 
 Two settings keep the comparison about the architectures, not about the state of a random network:
@@ -22,7 +23,8 @@ CRPN's stage-2 deformable convolution, whichever kernel it runs (``--deform-conv
 default, is our PyTorch formulation on CPU, ``cfinet_rotated/models/deform_conv.py``; ``mmcv`` is mmcv's CPU
 kernel); at inference it is measured by module hooks, in training the calls of a timed iteration are replayed
 alone, forward and backward. The last line is ``infer_ratio=<f> train_ratio=<f>`` (CFINet over baseline).
-Targets (issue 9): inference <= 1.3x, training iteration <= 1.6x, every cost included.
+Targets (issue 9): inference <= 1.3x, training iteration <= 1.6x, every cost included; with ``recon`` among the
+models a line ``recon_infer_ratio=<f> recon_train_ratio=<f>`` comes before it (issue 21: the same targets).
 """
 import argparse
 import contextlib
@@ -60,6 +62,13 @@ CONFIGS = {
         fi='configs/sodad/faster-rcnn_fi_tiny_sample.py',
         cfinet='configs/sodad/faster-rcnn_cfinet_tiny_sample.py'),
 }
+# the generative-discriminative reconstruction (configs/reconstruction/, issue 21), G on eS/rS RoIs; D is trained
+# (its own Adam step every iteration) and never runs at inference
+for _pipeline, _prefix in (('rotated-faster-rcnn', 'rotated-faster-rcnn'), ('oriented-rcnn', 'oriented-rcnn'),
+                           ('sodad', 'sodad/faster-rcnn')):
+    CONFIGS[_pipeline].update(recon=f'configs/reconstruction/{_prefix}_recon_tiny_sample.py',
+                              crpn_recon=f'configs/reconstruction/{_prefix}_crpn_recon_tiny_sample.py',
+                              cfinet_recon=f'configs/reconstruction/{_prefix}_cfinet_recon_tiny_sample.py')
 HORIZONTAL = ('sodad', )  # pipelines trained on horizontal boxes
 
 
@@ -81,8 +90,10 @@ def parse_args(argv=None):
                    help='test score threshold for all models (see the description)')
     p.add_argument('--keep-lr', action='store_true', help='train with the config lr instead of lr 0')
     p.add_argument('--no-fill-exemplars', action='store_true', help='time FI with empty exemplar sets')
-    p.add_argument('--models', nargs='+', choices=['baseline', 'crpn', 'fi', 'cfinet'],
-                   default=['baseline', 'crpn', 'fi', 'cfinet'], help='models to time (baseline is always in)')
+    p.add_argument('--models', nargs='+', choices=list(CONFIGS['rotated-faster-rcnn']),
+                   default=['baseline', 'crpn', 'fi', 'cfinet'],
+                   help='models to time (baseline is always in); recon, crpn_recon, cfinet_recon: the reconstruction '
+                        'models of configs/reconstruction/')
     p.add_argument('--deform-conv-impl', choices=['auto', 'mmcv'], default='auto',
                    help='kernel of CRPN\'s deformable convolution: auto = ours on CPU, mmcv = mmcv\'s CPU kernel')
     p.add_argument('--threads', type=int, default=None, help='torch threads; None: torch\'s default (OMP_NUM_THREADS)')
@@ -119,6 +130,8 @@ def build(cfg_path, args):
     cfg = Config.fromfile(cfg_path)
     if not args.keep_lr:  # every timed iteration sees the same (initial) weights, hence the same work
         cfg.optim_wrapper.optimizer.lr = 0.0
+        if 'discriminator' in cfg.optim_wrapper:  # the reconstruction's D (ReconstructionOptimWrapperConstructor)
+            cfg.optim_wrapper.discriminator.optimizer.lr = 0.0
     cfg.model.test_cfg.rcnn.score_thr = args.score_thr
     if 'stages' in cfg.model.rpn_head:  # CoarseToFineRPNHead
         cfg.model.rpn_head.deform_conv_impl = args.deform_conv_impl
@@ -228,11 +241,13 @@ def main(argv=None):
     print(f'\n{args.pipeline}, tiny configs, CPU ({torch.get_num_threads()} threads), batch {args.batch_size} x '
           f'{args.img_size}px, {args.objects} objects/image, medians of {args.rounds} rounds, every cost included; '
           f'"dcn": the part spent in CRPN\'s deformable convolution (kernel: {args.deform_conv_impl})')
-    print(f'{"model":10s} {"train s/iter":>13s} {"dcn":>6s} {"ratio":>6s} {"infer s/img":>12s} {"dcn":>6s} '
+    print(f'{"model":12s} {"train s/iter":>13s} {"dcn":>6s} {"ratio":>6s} {"infer s/img":>12s} {"dcn":>6s} '
           f'{"ratio":>6s}')
     for name in models:
         (t, td), (i, idc) = train[name], infer[name]
-        print(f'{name:10s} {t:13.3f} {td:6.3f} {t / base_t:6.2f} {i:12.3f} {idc:6.3f} {i / base_i:6.2f}')
+        print(f'{name:12s} {t:13.3f} {td:6.3f} {t / base_t:6.2f} {i:12.3f} {idc:6.3f} {i / base_i:6.2f}')
+    if 'recon' in models:  # issue 21's targets: inference <= 1.3x, training iteration <= 1.6x
+        print(f'recon_infer_ratio={infer["recon"][0] / base_i:.3f} recon_train_ratio={train["recon"][0] / base_t:.3f}')
     last = 'cfinet' if 'cfinet' in models else names[-1]
     print(f'infer_ratio={infer[last][0] / base_i:.3f} '
           f'train_ratio={train[last][0] / base_t:.3f}' + ('' if last == 'cfinet' else f' ({last})'))
