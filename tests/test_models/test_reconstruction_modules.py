@@ -39,8 +39,25 @@ def test_generator_shapes_and_identity_start(upscale, down):
     assert out.shape == z.shape and not torch.allclose(out, z)
     assert g(z[:0]).shape == (0, 32, 7, 7)
     # the channels-last forward computes the steps of the docstring, in the standard layout, and returns that layout
-    ref = z + g.tail(g.down(torch.relu(g.hr_conv(g.upsample(g.blocks(g.head(z)))))))
+    ref = z + g.tail(g.down(torch.relu(g.hr_convs[0](g.upsample(g.blocks(g.head(z)))))))
     assert out.is_contiguous() and torch.allclose(out, ref, atol=1e-5)
+
+
+@pytest.mark.parametrize('upscale', [2, 4])
+def test_generator_without_fine_grid_convs_equals_the_pixel_shuffle_path(upscale):
+    """num_hr_convs=0 with average pooling skips the fine grid: the same values as PixelShuffle -> ReLU ->
+    r x r average pooling, by hand."""
+    torch.manual_seed(0)
+    g = SRGenerator(in_channels=16, mid_channels=4, num_blocks=1, upscale=upscale, num_hr_convs=0)
+    torch.nn.init.normal_(g.tail.weight)
+    z = torch.randn(6, 16, 7, 7)
+    assert len(g.hr_convs) == 0 and g.super_resolve(z).shape == (6, 4, 7 * upscale, 7 * upscale)
+    y = g.upsample[0](g.blocks(g.head(z)))
+    fine = torch.relu(torch.nn.functional.pixel_shuffle(y, upscale))
+    ref = z + g.tail(torch.nn.functional.avg_pool2d(fine, upscale))
+    assert torch.allclose(g(z), ref, atol=1e-5)
+    conv = SRGenerator(in_channels=16, mid_channels=4, num_blocks=1, upscale=upscale, num_hr_convs=0, down='conv')
+    assert conv(z).shape == z.shape  # the learned downsampling still runs on the fine grid
 
 
 def test_generator_rejects_bad_arguments():
@@ -48,6 +65,8 @@ def test_generator_rejects_bad_arguments():
         SRGenerator(upscale=1)
     with pytest.raises(ValueError, match='down'):
         SRGenerator(down='max')
+    with pytest.raises(ValueError, match='num_hr_convs'):
+        SRGenerator(num_hr_convs=-1)
 
 
 def test_discriminator_gives_one_logit_per_roi():

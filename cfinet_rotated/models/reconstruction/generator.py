@@ -29,7 +29,8 @@ class SRGenerator(BaseModule):
     1. ``head``: 1x1 conv C -> mid;
     2. ``blocks``: ``num_blocks`` residual blocks at S x S;
     3. sub-pixel upsampling: 3x3 conv mid -> mid * r^2, ``PixelShuffle(r)``, ReLU: (mid, rS, rS);
-    4. ``hr_conv``: 3x3 conv at rS x rS (the detail is produced on the fine grid);
+    4. ``hr_convs``: ``num_hr_convs`` 3x3 convs (+ ReLU) at rS x rS (the detail is produced on the fine grid; 0 for
+       the tiny configs, where the fine-grid conv is half of G's inference cost);
     5. back to the S x S grid the box head's fc layers expect: ``down='avg'`` (default) averages each r x r cell,
        which is what RoIAlign does with r x r samples per bin (parameter-free, so every weight of G works on the
        fine grid); ``down='conv'``: an r x r convolution of stride r instead (learned);
@@ -43,24 +44,28 @@ class SRGenerator(BaseModule):
         in_channels: C, the RoI feature channels.
         mid_channels: width of G (cost: G runs on every small RoI at inference).
         num_blocks: residual blocks before the upsampling.
+        num_hr_convs: 3x3 convs on the fine grid (step 4).
         upscale: r (2 or 4).
         down: ``'avg'`` or ``'conv'`` (step 5).
     """
 
     def __init__(self, in_channels: int = 256, mid_channels: int = 64, num_blocks: int = 2, upscale: int = 2,
-                 down: str = 'avg', init_cfg=None) -> None:
+                 down: str = 'avg', num_hr_convs: int = 1, init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         if upscale < 2:
             raise ValueError(f'SRGenerator: upscale must be >= 2, got {upscale}')
         if down not in ('avg', 'conv'):
             raise ValueError(f"SRGenerator: down must be 'avg' or 'conv', got {down!r}")
+        if num_hr_convs < 0:
+            raise ValueError(f'SRGenerator: num_hr_convs must be >= 0, got {num_hr_convs}')
         self.in_channels = in_channels
         self.upscale = upscale
         self.head = nn.Conv2d(in_channels, mid_channels, 1)
         self.blocks = nn.Sequential(*[ResidualBlock(mid_channels) for _ in range(num_blocks)])
         self.upsample = nn.Sequential(nn.Conv2d(mid_channels, mid_channels * upscale ** 2, 3, padding=1),
                                       nn.PixelShuffle(upscale), nn.ReLU(inplace=False))
-        self.hr_conv = nn.Conv2d(mid_channels, mid_channels, 3, padding=1)
+        self.hr_convs = nn.Sequential(*[m for _ in range(num_hr_convs)
+                                        for m in (nn.Conv2d(mid_channels, mid_channels, 3, padding=1), nn.ReLU())])
         self.down = nn.AvgPool2d(upscale) if down == 'avg' else nn.Conv2d(mid_channels, mid_channels, upscale,
                                                                           stride=upscale)
         self.tail = nn.Conv2d(mid_channels, in_channels, 1)
@@ -77,7 +82,16 @@ class SRGenerator(BaseModule):
 
     def super_resolve(self, z: Tensor) -> Tensor:
         """Steps 1-4: the (N, mid, rS, rS) map on the fine grid."""
-        return F.relu(self.hr_conv(self.upsample(self.blocks(self.head(z)))))
+        return self.hr_convs(self.upsample(self.blocks(self.head(z))))
+
+    def _fine_grid_mean(self, x: Tensor) -> Tensor:
+        """Steps 3 and 5 without the fine grid when nothing runs on it (no hr_convs, ``down='avg'``): the r x r
+        average of ``ReLU(PixelShuffle(y))`` is the mean of ``ReLU(y)`` over each group of r^2 consecutive
+        channels (PixelShuffle puts channel ``c * r^2 + i * r + j`` at offset (i, j) of output channel c); the same
+        values without the pixel shuffle's and the pooling's copies (tests pin it to the fine-grid path)."""
+        y = F.relu(self.upsample[0](x))
+        n, _, h, w = y.shape
+        return y.view(n, -1, self.upscale ** 2, h, w).mean(2)
 
     def forward(self, z: Tensor) -> Tensor:
         """(N, C, S, S) -> (N, C, S, S), for any S (the r x r cells of the rS x rS map tile it exactly)."""
@@ -86,4 +100,8 @@ class SRGenerator(BaseModule):
         # channels-last: CPU convolutions at G's few channels run about 2x faster on (N, S, S, C) memory
         # (tools/analysis_tools/benchmark_speed.py --models recon); the values are the same
         x = z.contiguous(memory_format=torch.channels_last)
-        return (x + self.tail(self.down(self.super_resolve(x)))).contiguous()
+        if len(self.hr_convs) == 0 and isinstance(self.down, nn.AvgPool2d):
+            fine = self._fine_grid_mean(self.blocks(self.head(x)))
+        else:
+            fine = self.down(self.super_resolve(x))
+        return (x + self.tail(fine)).contiguous()

@@ -8,7 +8,7 @@ recon_roi_head = dict(
     type='ReconstructionRoIHead',
     # G: residual SR network at 64 channels, sub-pixel upsampling by r (PixelShuffle), back to the 7x7 RoI grid by
     # r x r average pooling, zero-initialised tail (G starts as the identity); C and r come from the head
-    generator=dict(type='SRGenerator', mid_channels=64, num_blocks=2, down='avg'),
+    generator=dict(type='SRGenerator', mid_channels=64, num_blocks=2, num_hr_convs=1, down='avg'),
     # D: real z_HR vs generated G(z_LR), one logit per RoI (never runs at inference)
     discriminator=dict(type='FeatureDiscriminator', mid_channels=64, num_convs=2),
     # z_LR: the same RoI pooled from the FPN maps average-pooled by r = 2 (4 also works)
@@ -23,11 +23,11 @@ recon_roi_head = dict(
     sr_subsets=['eS', 'rS'],
     hr_subsets=['gS', 'Normal', 'larger'],
     max_pairs=64)
-# tiny models (32-channel RoI features): G at 8 channels with one residual block (G runs on every small RoI of up
-# to 2000 test proposals per patch), D at 16
+# tiny models (32-channel RoI features): G at 8 channels with one residual block and no conv on the fine grid (G
+# runs on every small RoI of up to 2000 test proposals per patch; the fine-grid conv was half of its cost), D at 16
 recon_roi_head_tiny = dict(
     recon_roi_head,
-    generator=dict(recon_roi_head['generator'], mid_channels=8, num_blocks=1),
+    generator=dict(recon_roi_head['generator'], mid_channels=8, num_blocks=1, num_hr_convs=0),
     discriminator=dict(recon_roi_head['discriminator'], mid_channels=16))
 # on top of CFINet's Feature Imitation head (merged over an FIRoIHead config, whose FI settings it keeps)
 recon_fi_roi_head = dict(recon_roi_head, type='ReconstructionFIRoIHead')
