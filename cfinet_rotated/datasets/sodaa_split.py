@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 import shapely
 
-from .sodaa_io import IGNORE_ID, SKIP_REASONS, SODAA_CLASSES, AnnotationError, parse_sodaa, read_json
+from .sodaa_io import IGNORE_ID, SKIP_REASONS, SODAA_CLASSES, AnnotationError
 
 #: image extensions looked for next to ``Annotations/<stem>.json``, in this order
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp')
@@ -53,6 +53,11 @@ class SplitConfig:
     padding: bool = True
     padding_value: tuple = (104, 116, 124)
     ext: str = '.jpg'
+    #: annotation format of the raw data (``sodaa``, ``dota``, ``dior``; :mod:`.formats`); the patches are
+    #: written as SODA-A JSON (``sodaa``) or as DOTA ``labelTxt`` (``dota`` and ``dior``)
+    fmt: str = 'sodaa'
+    #: class names, index = label (SODA-A: its 9 classes)
+    classes: tuple = SODAA_CLASSES
 
     def __post_init__(self):
         if not (isinstance(self.size, int) and self.size > 0):
@@ -68,6 +73,15 @@ class SplitConfig:
             raise ValueError(f'padding_value needs 3 values (B, G, R), got {self.padding_value!r}')
         if not self.ext.startswith('.'):
             raise ValueError(f'ext must start with a dot, got {self.ext!r}')
+        from .formats import check_format
+        check_format(self.fmt)
+        if self.fmt == 'sodaa' and tuple(self.classes) != SODAA_CLASSES:
+            raise ValueError('the SODA-A format has its own 9 classes (category ids); classes are for dota/dior')
+
+    @property
+    def out_layout(self):
+        """(image folder, annotation folder) of the patches: SODA-A ``divData`` or DOTA devkit layout."""
+        return ('Images', 'Annotations') if self.fmt == 'sodaa' else ('images', 'labelTxt')
 
     @property
     def step(self):
@@ -228,7 +242,7 @@ def categories():
     return [dict(id=i, name=n) for i, n in enumerate(SODAA_CLASSES)]
 
 
-def split_image(img, polys, labels, ignore_polys, stem, cfg=SplitConfig()):
+def split_image(img, polys, labels, ignore_polys, stem, cfg=SplitConfig(), difficult=None):
     """Split one image (BGR array) and its annotation; no I/O.
 
     Args:
@@ -236,6 +250,7 @@ def split_image(img, polys, labels, ignore_polys, stem, cfg=SplitConfig()):
         polys: (N, 8) object polygons in image coordinates; labels: (N,) 0..8.
         ignore_polys: list of (K, 2) ignore polygons (category 9).
         stem: image stem, used for the patch ids.
+        difficult: (N,) difficult flags (DOTA/DIOR-R), kept per object in the patch annotations.
 
     Returns:
         ``(patches, best_iof)``: a list of ``(patch_id, patch_img, patch_json)`` in window order, and the
@@ -258,11 +273,14 @@ def split_image(img, polys, labels, ignore_polys, stem, cfg=SplitConfig()):
                 local = clip_polygon_to_window(polys[i], window)
             anns.append(dict(poly=[round(float(v), 2) for v in local], cat_id=int(labels[i]),
                              trunc=int(iof[i, j] < 1.0)))
+            if difficult is not None:
+                anns[-1]['difficult'] = int(difficult[i])
         pid = patch_name(stem, cfg.size, x1, y1)
         patch = crop_patch(img, window, cfg.padding, cfg.padding_value)
         info = dict(filename=pid + cfg.ext, x_start=x1, y_start=y1, id=pid, ori_id=stem,
                     height=int(patch.shape[0]), width=int(patch.shape[1]), annotations=anns,
-                    categories=categories())
+                    categories=categories() if cfg.fmt == 'sodaa' else
+                    [dict(id=i, name=n) for i, n in enumerate(cfg.classes)])
         patches.append((pid, patch, info))
     best = iof.max(axis=1) if iof.size else np.zeros(len(polys))
     return patches, best
@@ -283,10 +301,29 @@ def find_image(img_dir, stem):
     return None
 
 
-def _empty_result(file, stem):
+def _empty_result(file, stem, num_classes=len(SODAA_CLASSES)):
     return dict(file=str(file), stem=stem, error=None, annotations=None, ignore=0, skipped={},
-                patches=0, empty_patches=0, lost=0,
-                fates={f: [0] * len(SODAA_CLASSES) for f in FATES})
+                patches=0, empty_patches=0, lost=0, difficult=0,
+                fates={f: [0] * num_classes for f in FATES})
+
+
+def write_patch(out_dir, pid, patch, info, cfg):
+    """Write one patch image and its annotation: SODA-A JSON, or a DOTA label file (the source's
+    ``imagesource``/``gsd`` header kept) for ``dota``/``dior``."""
+    from .formats import dota_lines
+    img_sub, ann_sub = cfg.out_layout
+    img_path = Path(out_dir) / img_sub / (pid + cfg.ext)
+    if not cv2.imwrite(str(img_path), patch):
+        raise OSError(f'{img_path}: cv2.imwrite failed')
+    if cfg.fmt == 'sodaa':
+        with open(Path(out_dir) / ann_sub / (pid + '.json'), 'w', encoding='utf-8') as f:
+            json.dump(info, f)
+        return
+    anns = info['annotations']
+    text = dota_lines([a['poly'] for a in anns], [cfg.classes[a['cat_id']] for a in anns],
+                      [a.get('difficult', 0) for a in anns], info.get('meta'))
+    with open(Path(out_dir) / ann_sub / (pid + '.txt'), 'w', encoding='utf-8') as f:
+        f.write(text)
 
 
 def split_one(task):
@@ -297,13 +334,13 @@ def split_one(task):
     the annotation file (None when it could not be parsed); ``lost`` counts the objects and ignore regions
     of a file that parsed but failed later (e.g. missing image).
     """
+    from .formats import load_annotation
     ann_path, img_dir, out_dir, cfg = task
     stem = Path(ann_path).stem
-    res = _empty_result(ann_path, stem)
+    res = _empty_result(ann_path, stem, len(cfg.classes))
     try:
-        data = read_json(ann_path)
-        ann = parse_sodaa(data, path=ann_path)
-        res['annotations'] = len(data['annotations']) if isinstance(data.get('annotations'), list) else 0
+        ann = load_annotation(ann_path, cfg.fmt, cfg.classes)
+        res['annotations'] = ann.entries
         res['skipped'] = dict(ann.skipped)
         if '__' in stem:
             raise AnnotationError(f'{ann_path}: the stem contains "__", which the patch names '
@@ -315,13 +352,13 @@ def split_one(task):
         img = cv2.imread(str(img_path), cv2.IMREAD_COLOR)
         if img is None:
             raise AnnotationError(f'{img_path}: cannot be read as an image')
-        patches, best = split_image(img, ann.polys, ann.labels, ann.ignore_polys, stem, cfg)
-        out_dir = Path(out_dir)
+        patches, best = split_image(img, ann.polys, ann.labels, ann.ignore_polys, stem, cfg,
+                                    difficult=None if cfg.fmt == 'sodaa' else ann.difficult)
         for pid, patch, info in patches:
-            if not cv2.imwrite(str(out_dir / 'Images' / (pid + cfg.ext)), patch):
-                raise OSError(f'{out_dir / "Images" / (pid + cfg.ext)}: cv2.imwrite failed')
-            with open(out_dir / 'Annotations' / (pid + '.json'), 'w', encoding='utf-8') as f:
-                json.dump(info, f)
+            if cfg.fmt != 'sodaa':
+                info['meta'] = {k: v for k, v in ann.meta.items() if k in ('imagesource', 'gsd')}
+            write_patch(out_dir, pid, patch, info, cfg)
+        res['difficult'] = int((ann.difficult > 0).sum())
         for fate, label in zip(object_fates(best, cfg.iof_thr), ann.labels):
             res['fates'][FATES[fate]][int(label)] += 1
         res['ignore'] = len(ann.ignore_polys)
@@ -332,8 +369,8 @@ def split_one(task):
     except Exception as e:  # noqa: BLE001 - one bad file must not kill the pool; reported per file
         res['error'] = f'{ann_path}: {type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}'
     if res['error'] is not None:
-        res['fates'] = {f: [0] * len(SODAA_CLASSES) for f in FATES}
-        res['ignore'] = res['patches'] = res['empty_patches'] = 0
+        res['fates'] = {f: [0] * len(cfg.classes) for f in FATES}
+        res['ignore'] = res['patches'] = res['empty_patches'] = res['difficult'] = 0
         if res['annotations'] is not None:
             res['lost'] = res['annotations'] - sum(res['skipped'].values())
     return res
@@ -347,7 +384,7 @@ def summarize(results, orphan_images=(), cfg=SplitConfig()):
     ignore region, a skipped invalid polygon, or lost with its file (the file failed after parsing).
     ``orphan_images`` are images without an annotation file; they count as failed files.
     """
-    n_cls = len(SODAA_CLASSES)
+    n_cls = len(cfg.classes)
     fates = {f: [0] * n_cls for f in FATES}
     skipped = Counter()
     failed = [dict(file=r['file'], problem=r['error']) for r in results if r['error'] is not None]
@@ -360,7 +397,7 @@ def summarize(results, orphan_images=(), cfg=SplitConfig()):
         skipped.update(r['skipped'])
         if r['skipped']:
             warnings.append(dict(file=r['file'], skipped=dict(r['skipped'])))
-        for k in ('ignore', 'patches', 'empty_patches', 'lost'):
+        for k in ('ignore', 'patches', 'empty_patches', 'lost', 'difficult'):
             tot[k] += r[k]
         if r['annotations'] is not None:
             tot['annotations'] += r['annotations']
@@ -372,13 +409,14 @@ def summarize(results, orphan_images=(), cfg=SplitConfig()):
     return dict(
         settings=dict(size=cfg.size, gap=cfg.gap, step=cfg.step, img_rate_thr=cfg.img_rate_thr,
                       iof_thr=cfg.iof_thr, padding=cfg.padding, padding_value=list(cfg.padding_value),
-                      ext=cfg.ext),
+                      ext=cfg.ext, format=cfg.fmt, classes=list(cfg.classes)),
         images=dict(total=len(results) + len(orphan_images),
                     split=sum(r['error'] is None for r in results), failed=len(failed)),
         patches=dict(written=tot['patches'], empty=tot['empty_patches']),
         annotations=tot['annotations'],
         objects=dict(objects, total=sum(objects.values())),
-        objects_per_class={name: {f: fates[f][i] for f in FATES} for i, name in enumerate(SODAA_CLASSES)},
+        objects_per_class={name: {f: fates[f][i] for f in FATES} for i, name in enumerate(cfg.classes)},
+        difficult_objects=tot['difficult'],
         ignore_regions_filled=tot['ignore'],
         skipped_invalid={r: skipped.get(r, 0) for r in SKIP_REASONS if skipped.get(r, 0)},
         lost_in_failed_files=tot['lost'],
@@ -405,7 +443,11 @@ def format_summary(s):
         f"ignore regions filled {s['ignore_regions_filled']} + skipped invalid "
         f"{sum(s['skipped_invalid'].values())} + lost with failed files {s['lost_in_failed_files']}",
     ]
-    lines += class_table(s['objects_per_class'], (('whole', 'whole'), ('trunc', 'truncated'), ('dropped', 'dropped')))
+    if s.get('difficult_objects'):
+        lines.append(f"difficult objects (flag > 0, kept with their flag): {s['difficult_objects']}")
+    width = max([15] + [len(n) + 2 for n in s['objects_per_class']])
+    lines += class_table(s['objects_per_class'], (('whole', 'whole'), ('trunc', 'truncated'), ('dropped', 'dropped')),
+                         width=width)
     if s['skipped_invalid']:
         lines.append('skipped invalid polygons: ' + ', '.join(f'{n} {r}' for r, n in s['skipped_invalid'].items()))
     for w in s['warnings']:
@@ -415,10 +457,11 @@ def format_summary(s):
     return lines
 
 
-def prepare_out_dir(out_dir, overwrite=False):
-    """Create ``OUT/Images`` and ``OUT/Annotations``; refuse a non-empty ``OUT`` unless ``overwrite``.
+def prepare_out_dir(out_dir, overwrite=False, layout=('Images', 'Annotations')):
+    """Create ``OUT/Images`` and ``OUT/Annotations`` (``layout``); refuse a non-empty ``OUT`` unless
+    ``overwrite``.
 
-    With ``overwrite`` only ``Images/``, ``Annotations/`` and ``split_summary.json`` are cleared.
+    With ``overwrite`` only the two ``layout`` folders and ``split_summary.json`` are cleared.
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -426,8 +469,8 @@ def prepare_out_dir(out_dir, overwrite=False):
     if out.is_dir() and any(out.iterdir()):
         if not overwrite:
             raise FileExistsError(f'{out}: folder is not empty; pass --overwrite to replace its '
-                                  f'Images/ and Annotations/')
-        for sub in ('Images', 'Annotations'):
+                                  f'{layout[0]}/ and {layout[1]}/')
+        for sub in layout:
             d = out / sub
             if d.is_dir():
                 for p in d.iterdir():
@@ -435,19 +478,20 @@ def prepare_out_dir(out_dir, overwrite=False):
                         p.unlink()
         if (out / 'split_summary.json').exists():
             (out / 'split_summary.json').unlink()
-    for sub in ('Images', 'Annotations'):
+    for sub in layout:
         (out / sub).mkdir(parents=True, exist_ok=True)
     return out
 
 
-def list_tasks(src_dir, out_dir, cfg):
-    """Tasks for :func:`split_one` (one per ``Annotations/*.json``) and the images without annotations."""
-    from .sodaa_io import list_annotation_files
+def list_tasks(src_dir, out_dir, cfg, img_dir=None, ann_dir=None):
+    """Tasks for :func:`split_one` (one per annotation file: ``Annotations/*.json``, DOTA ``labelTxt/*.txt``,
+    DIOR-R ``Annotations/Oriented Bounding Boxes/*.xml``; or ``ann_dir``) and the images without annotations."""
+    from .formats import LAYOUTS, list_files
     src = Path(src_dir)
-    img_dir = src / 'Images'
+    img_dir = Path(img_dir) if img_dir else src / LAYOUTS[cfg.fmt][0]
     if not img_dir.is_dir():
         raise AnnotationError(f'{img_dir}: image folder does not exist')
-    ann_files = list_annotation_files(src / 'Annotations')
+    ann_files = list_files(ann_dir or src / LAYOUTS[cfg.fmt][1], cfg.fmt)
     stems = {p.stem for p in ann_files}
     orphans = sorted(p for p in img_dir.iterdir()
                      if p.suffix.lower() in IMAGE_EXTS and p.stem not in stems)
@@ -463,17 +507,20 @@ __all__ = ['SplitConfig', 'window_starts', 'sliding_windows', 'filter_windows', 
            'split_one', 'summarize', 'class_table', 'format_summary', 'prepare_out_dir', 'list_tasks', 'IGNORE_ID']
 
 
-def split_sodaa(src, dst, cfg=SplitConfig(), workers=1, overwrite=False, log=print):
-    """Split every image of a raw SODA-A folder ``SRC/{Images,Annotations}`` into ``DST/{Images,Annotations}`` and
-    write ``DST/split_summary.json``. Returns the summary (``failed_files`` lists the failures); ``log`` gets the
+def split_sodaa(src, dst, cfg=SplitConfig(), workers=1, overwrite=False, log=print, img_dir=None, ann_dir=None):
+    """Split every image of a raw folder (SODA-A ``SRC/{Images,Annotations}``; ``cfg.fmt`` ``dota``:
+    ``SRC/{images,labelTxt}``, ``dior``: ``SRC/{JPEGImages,Annotations/Oriented Bounding Boxes}``; or ``img_dir``,
+    ``ann_dir``) into ``DST/{Images,Annotations}`` (DOTA/DIOR-R: ``DST/{images,labelTxt}``) and write
+    ``DST/split_summary.json``. Returns the summary (``failed_files`` lists the failures); ``log`` gets the
     one-line settings and the summary lines (``None``: silent)."""
     import json
 
     from mmengine.utils import track_parallel_progress, track_progress
-    tasks, orphans = list_tasks(src, dst, cfg)
-    out = prepare_out_dir(dst, overwrite=overwrite)
+    tasks, orphans = list_tasks(src, dst, cfg, img_dir=img_dir, ann_dir=ann_dir)
+    out = prepare_out_dir(dst, overwrite=overwrite, layout=cfg.out_layout)
     log = log or (lambda *_: None)
-    log(f'splitting {len(tasks)} images from {src} into {out}: window {cfg.size}, overlap (gap) '
+    log(f'splitting {len(tasks)} images ({cfg.fmt} format, {len(cfg.classes)} classes) from {src} into {out}: '
+        f'window {cfg.size}, overlap (gap) '
         f'{cfg.gap}, step {cfg.step}, img_rate_thr {cfg.img_rate_thr}, iof_thr {cfg.iof_thr}, '
         f'padding {list(cfg.padding_value) if cfg.padding else "off"}')
     if workers > 1 and len(tasks) > 1:

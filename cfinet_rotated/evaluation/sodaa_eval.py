@@ -44,34 +44,52 @@ def box_sides(boxes, box_type='rbox'):
     return np.stack([boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]], 1)
 
 
-def load_ground_truth(ann_dir, box_type='rbox', min_size=2.0, warnings=None, progress=False):
-    """All original-image annotations of a raw SODA-A folder -> OrderedDict stem -> dict(bboxes, labels).
+def load_ground_truth(ann_dir, box_type='rbox', min_size=2.0, warnings=None, progress=False, fmt='sodaa',
+                      classes=None, image_ids=None):
+    """All original-image annotations of a raw folder -> OrderedDict stem -> dict(bboxes, labels[, ignore]).
 
-    Every JSON file is one image, also one without objects. Ignore regions (category 9) are excluded, as in
-    the official protocol; invalid polygons are skipped by :func:`load_sodaa` and counted per reason in
-    ``warnings``. Objects whose box has a side below ``min_size`` px are dropped and counted, like the
-    official ``poly2obb_np_le90`` (``w < 2 or h < 2``); ``min_size=0`` keeps them.
+    Every annotation file is one image, also one without objects. ``fmt``: ``sodaa`` (JSON; ignore regions,
+    category 9, are excluded, as in the official protocol), ``dota`` (``labelTxt``) or ``dior`` (DIOR-R XML),
+    whose ``classes`` must be given (:func:`cfinet_rotated.datasets.formats.resolve_classes`); their difficult
+    objects are COCO ``ignore`` ground truths (a detection on one is neither true nor false positive, as the
+    DOTA devkit's evaluation ignores them). Invalid polygons are skipped and counted per reason in ``warnings``.
+    Objects whose box has a side below ``min_size`` px are dropped and counted, like the official
+    ``poly2obb_np_le90`` (``w < 2 or h < 2``); ``min_size=0`` keeps them. ``image_ids``: only these images
+    (a folder that holds several splits, as DIOR-R's); an id without an annotation file is an error.
     """
+    from ..datasets.formats import list_files, load_annotation
     warnings = Counter() if warnings is None else warnings
-    files = list_annotation_files(ann_dir)
+    files = list_annotation_files(ann_dir) if fmt == 'sodaa' else list_files(ann_dir, fmt)
+    if image_ids is not None:
+        wanted = list(dict.fromkeys(str(i) for i in image_ids))
+        by_stem = {f.stem: f for f in files}
+        missing = [i for i in wanted if i not in by_stem]
+        if missing:
+            raise AnnotationError(f'{ann_dir}: no annotation file for {len(missing)} listed image id(s): '
+                                  f'{", ".join(missing[:5])}{" ..." if len(missing) > 5 else ""}')
+        files = [by_stem[i] for i in wanted]
     if progress:
         from mmengine.utils import track_iter_progress
         files = track_iter_progress(files)
     gts = OrderedDict()
     for f in files:
-        ann = load_sodaa(f)
+        ann = load_sodaa(f) if fmt == 'sodaa' else load_annotation(f, fmt, classes)
         for reason, n in ann.skipped.items():
             warnings[f'ground truth: {reason}'] += n
         boxes = polys_to_boxes(ann.polys, box_type)
         labels = ann.labels
+        difficult = getattr(ann, 'difficult', None)
         if min_size > 0 and len(boxes):
             ok = (box_sides(boxes, box_type) >= min_size).all(1)
             if not ok.all():
                 warnings[f'ground truth: side < {min_size:g} px'] += int((~ok).sum())
             boxes, labels = boxes[ok], labels[ok]
+            difficult = None if difficult is None else difficult[ok]
         if f.stem in gts:
             raise AnnotationError(f'{f}: duplicate image id {f.stem!r}')
         gts[f.stem] = dict(bboxes=boxes, labels=labels)
+        if fmt != 'sodaa':
+            gts[f.stem]['ignore'] = difficult > 0
     return gts
 
 

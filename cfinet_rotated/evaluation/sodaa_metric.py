@@ -19,7 +19,11 @@ class SODAAMetric(PatchMergeMetric):
     against the raw annotations in ``ann_dir`` (ignore regions excluded). Every annotated image counts.
 
     Args:
-        ann_dir (str): raw SODA-A ``Annotations`` folder of the split being evaluated (one JSON per image).
+        ann_dir (str): raw SODA-A ``Annotations`` folder of the split being evaluated (one JSON per image), or
+            with ``ann_format`` the DOTA ``labelTxt`` / DIOR-R XML folder of the original images.
+        ann_format (str): ``'sodaa'``, ``'dota'`` or ``'dior'`` (difficult objects: ignored ground truths).
+        image_ids_file (str | None): a text file of the image ids to evaluate, one a line (DIOR-R's
+            ``ImageSets/Main/test.txt``: its annotation folder holds every split); None: every file of ann_dir.
         nms_iou_thr (float | None): IoU of the class-wise merge NMS; None disables it.
         box_type (str): ``'rbox'`` (SODA-A) or ``'hbox'``.
         outfile_prefix (str | None): writes ``<prefix>.metrics.json``, and Task1 files in
@@ -51,7 +55,12 @@ class SODAAMetric(PatchMergeMetric):
                  merge_device: str = 'cpu',
                  nproc: int = 1,
                  collect_device: str = 'cpu',
-                 prefix: Optional[str] = None) -> None:
+                 prefix: Optional[str] = None,
+                 ann_format: str = 'sodaa',
+                 image_ids_file: Optional[str] = None) -> None:
+        from ..datasets.formats import check_format
+        self.ann_format = check_format(ann_format)
+        self.image_ids_file = image_ids_file
         super().__init__(classes, nms_iou_thr, box_type, outfile_prefix, format_only, max_dets, iou_thrs,
                          area_ranges, merge_device, nproc, collect_device, prefix)
         if not ann_dir:
@@ -72,6 +81,11 @@ class SODAAMetric(PatchMergeMetric):
             print_log(f'DOTA Task1 files of {len(merged)} merged images written to {txt_dir}', logger)
 
     def evaluate_merged(self, merged, warnings):
-        gts = load_ground_truth(self.ann_dir, self.box_type, self.min_gt_size, warnings)
+        ids = None
+        if self.image_ids_file:
+            with open(self.image_ids_file, encoding='utf-8') as f:
+                ids = [line.strip() for line in f if line.strip()]
+        gts = load_ground_truth(self.ann_dir, self.box_type, self.min_gt_size, warnings, fmt=self.ann_format,
+                                classes=self.classes, image_ids=ids)
         return evaluate_sodaa(gts, merged, self.classes, self.box_type, self.iou_thrs, self.area_ranges,
                               self.max_dets, nproc=self.nproc)

@@ -26,18 +26,25 @@ def test_config_builds(path):
     import_modules_from_strings(**cfg.custom_imports)
     init_default_scope(cfg.default_scope)
     sodad = path.parent.name == 'sodad'  # SODA-D: MMDetection's Faster R-CNN, horizontal boxes
-    assert cfg.train_dataloader.dataset.type == ('SODADDataset' if sodad else 'SODAADataset')
+    # DOTA v1.0 and DIOR-R (issue 22): their datasets, class lists and ground-truth formats
+    data = {'dota': ('DOTAPatchDataset', 15, 'dota'), 'dior': ('DIORRDataset', 20, 'dior')}.get(path.parent.name)
+    expected_type, expected_classes = ('SODADDataset' if sodad else 'SODAADataset'), 9
+    if data:
+        expected_type, expected_classes, ann_format = data
+        assert cfg.test_evaluator.ann_format == ann_format
+        assert len(cfg.test_evaluator.classes) == expected_classes
+    assert cfg.train_dataloader.dataset.type == expected_type
     assert cfg.test_evaluator.type == ('SODADMetric' if sodad else 'SODAAMetric')
     n_cls = cfg.model.roi_head.bbox_head.num_classes
-    assert n_cls == 9
+    assert n_cls == expected_classes
     model = MODELS.build(cfg.model)
-    assert model.roi_head.bbox_head.num_classes == 9
+    assert model.roi_head.bbox_head.num_classes == expected_classes
     if 'tiny' in path.name:
         assert cfg.model.backbone.init_cfg is None, 'tiny configs must not need ImageNet weights'
         # the release config trains on its own generated set (tools/misc/make_release_checkpoint.sh), the others on
         # the sample
         train_root = 'data/release_train_split/' if path.name.endswith('_tiny_release.py') else \
-            ('data/sample_sodad_split/' if sodad else 'data/sample_split/')
+            ('data/sample_sodad_split/' if sodad else 'data/dota_example_split/' if data else 'data/sample_split/')
         assert cfg.train_dataloader.dataset.data_root == train_root
         assert cfg.auto_scale_lr.enable is False  # lr 0.01 for the batch of 1, as written
     else:

@@ -10,6 +10,10 @@ patch origin, class-wise rotated NMS) or a folder of full-image DOTA Task1 files
 lines ``<image stem> <score> x1 y1 x2 y2 x3 y3 x4 y4``). Prints the 12 statistics and the per-class AP, and
 writes them to ``--out`` as fractions in [0, 1] (null where a subset has no ground truth).
 
+Ground truth in DOTA (``--format dota --ann DOTA/val/labelTxt``) or DIOR-R (``--format dior --ann
+'DIOR/Annotations/Oriented Bounding Boxes'``) form: ``--classes`` gives the class list (a named one, names separated
+by commas, or ``auto``: from the labels), the model's label order; difficult objects are ignored ground truths.
+
 The options mean the same in tools/analysis_tools/eval_sodad.py (``--ann``, ``--pred``, ``--out``, ``--merged-out``,
 ``--plot``, ``--nms-iou-thr``, ``--merge-device``, ``--nproc``); the older spellings ``--ann-dir`` and
 ``--dota-dir`` still work.
@@ -18,7 +22,8 @@ import os.path as osp
 import sys
 
 from cfinet_rotated.cli import tool_parser
-from cfinet_rotated.datasets.sodaa_io import SODAA_CLASSES
+from cfinet_rotated.datasets.formats import FORMATS, NAMED_CLASSES, class_names_in, list_files, resolve_classes
+from cfinet_rotated.datasets.sodaa_io import AnnotationError
 from cfinet_rotated.evaluation.cli import add_common_args, merge_pickle, run_evaluation
 from cfinet_rotated.evaluation.plot import plot_size_ap
 from cfinet_rotated.evaluation.sodaa_eval import evaluate_sodaa, load_ground_truth, read_task1, write_task1
@@ -28,6 +33,10 @@ def parse_args(argv=None):
     p = tool_parser(__doc__)
     p.add_argument('--ann', '--ann-dir', dest='ann', required=True,
                    help='raw SODA-A Annotations folder of the split (one JSON per image)')
+    p.add_argument('--format', choices=FORMATS, default='sodaa', help='annotation format of --ann')
+    p.add_argument('--classes', default='auto',
+                   help=f'class list of dota/dior ground truth and of the predictions\' labels: '
+                        f'{", ".join(NAMED_CLASSES)}, names separated by commas, or auto (from --ann)')
     p.add_argument('--box-type', default='rbox', choices=['rbox', 'hbox'],
                    help='rbox: rotated IoU (the SODA-A protocol); hbox: horizontal boxes')
     p.add_argument('--max-dets', type=int, default=20000, help='detections per image and class')
@@ -40,23 +49,32 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    try:
+        names = ()
+        if args.format != 'sodaa' and args.classes == 'auto':
+            names = class_names_in(list_files(args.ann, args.format), args.format)
+        classes = resolve_classes(args.classes, args.format, names)
+    except (ValueError, AnnotationError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
 
     def evaluate(warnings):
         if osp.isdir(args.pred):
             print(f'reading Task1 files from {args.pred}')
-            preds = read_task1(args.pred, SODAA_CLASSES, args.box_type, warnings, progress=True)
+            preds = read_task1(args.pred, classes, args.box_type, warnings, progress=True)
         elif osp.isfile(args.pred):
-            preds = merge_pickle(args, len(SODAA_CLASSES), args.box_type, warnings)
+            preds = merge_pickle(args, len(classes), args.box_type, warnings)
         else:
             raise ValueError(f'{args.pred}: no such file or folder')
         if args.merged_out:
-            write_task1(preds, args.merged_out, SODAA_CLASSES, args.box_type)
+            write_task1(preds, args.merged_out, classes, args.box_type)
             print(f'\nmerged detections written as DOTA Task1 files to {args.merged_out}')
         print(f'\nreading ground truth from {args.ann}')
-        gts = load_ground_truth(args.ann, args.box_type, args.min_gt_size, warnings, progress=True)
+        gts = load_ground_truth(args.ann, args.box_type, args.min_gt_size, warnings, progress=True, fmt=args.format,
+                                classes=classes)
         print(f'\nevaluating {len(gts)} images ({len(preds)} with detections)')
         try:
-            return evaluate_sodaa(gts, preds, SODAA_CLASSES, args.box_type, max_dets=args.max_dets,
+            return evaluate_sodaa(gts, preds, classes, args.box_type, max_dets=args.max_dets,
                                   nproc=args.nproc, progress=True)
         except ValueError as e:  # the predictions do not fit the ground truth: name both files
             raise ValueError(f'{args.pred} (predictions) vs {args.ann} (ground truth): {e}') from None

@@ -1,0 +1,137 @@
+"""DOTA and DIOR-R as MMRotate datasets that real label files do not break (docs/get_started.md, "Using it on DOTA
+and DIOR-R").
+
+Both subclass MMRotate's own classes (``DOTADataset``, ``DIORDataset``: their metainfo, palette, filtering and
+``get_cat_ids`` stay) and replace only the reading of one annotation file by :mod:`.formats`, which
+
+* accepts the ``imagesource:``/``gsd:`` header lines of DOTA v1.0-v2.0 label files and a missing difficult flag
+  (MMRotate's reader parses every line as an object and fails on both with a bare ``ValueError``/``IndexError``);
+* names the file, the line and the class when a class is not in the configured list (MMRotate: ``KeyError``);
+* skips and counts polygons that cannot be objects, and logs the counts once;
+* checks that every image exists and is an image before training starts;
+* reads DIOR-R's width and height the right way round (MMRotate's fallback swaps them);
+* adds ``ori_id``, ``x_start`` and ``y_start`` (from the patch name ``<stem>__<size>__<x>___<y>`` written by
+  ``tools/data/sodaa_split.py --format dota``; an unsplit image is its own original) for merging patch results.
+
+Difficult objects (flag > ``diff_thr``) become ``ignore_flag`` 1, as in MMRotate.
+"""
+import os.path as osp
+from collections import Counter
+from typing import List
+
+from mmengine.logging import print_log
+from mmrotate.datasets import DIORDataset, DOTADataset
+
+from ..registry import register_module
+from .formats import DOTA_CLASSES, list_files, load_dior, load_dota
+from .sodaa import _patch_origin
+from .sodaa_io import AnnotationError, format_skips, image_file_problem
+
+
+def _raise_errors(errors, total, what):
+    if errors:
+        shown = '\n  '.join(errors[:20])
+        more = f'\n  ... and {len(errors) - 20} more' if len(errors) > 20 else ''
+        raise AnnotationError(f'{len(errors)} of {total} {what} are unusable:\n  {shown}{more}')
+
+
+def _log_skips(name, where, skipped, bad_files):
+    if skipped:
+        print_log(f'{name}({where}): skipped {sum(skipped.values())} polygons in {bad_files} files '
+                  f'({format_skips(skipped)})', logger='current', level=30)
+
+
+def _instances(ann, diff_thr):
+    return [dict(bbox=p, bbox_label=int(lbl), ignore_flag=int(d > diff_thr))
+            for p, lbl, d in zip(ann.polys.tolist(), ann.labels.tolist(), ann.difficult.tolist())]
+
+
+@register_module('DATASETS')
+class DOTAPatchDataset(DOTADataset):
+    """DOTA ``labelTxt`` images or patches (``ann_file``: the label folder; ``data_prefix['img_path']``: the
+    images; ``ann_file=''``: every image of the folder, without labels, for inference). Class list: the
+    dataset's ``metainfo`` (default DOTA v1.0; ``metainfo=dict(classes=...)`` for v1.5/v2.0, whose lists are in
+    :data:`cfinet_rotated.datasets.formats.DOTA_CLASSES`)."""
+
+    METAINFO = dict(DOTADataset.METAINFO, classes=DOTA_CLASSES['1.0'])
+
+    def load_data_list(self) -> List[dict]:
+        if self.ann_file == '':
+            data_list = super().load_data_list()
+            for info in data_list:
+                info['ori_id'], info['x_start'], info['y_start'] = _patch_origin(info['img_id'], {})
+            return data_list
+        files = list_files(self.ann_file, 'dota')
+        classes = self.metainfo['classes']
+        data_list, errors, skipped, bad_files = [], [], Counter(), 0
+        for path in files:
+            try:
+                ann = load_dota(path, classes)
+            except AnnotationError as e:
+                errors.append(str(e))
+                continue
+            img_id = path.stem
+            img_path = osp.join(self.data_prefix['img_path'], f'{img_id}.{self.img_suffix}')
+            problem = image_file_problem(img_path)
+            if problem is not None:
+                errors.append(f'{path}: image {img_path} {problem}')
+                continue
+            if ann.skipped:
+                bad_files += 1
+                skipped.update(ann.skipped)
+            ori_id, x_start, y_start = _patch_origin(img_id, {})
+            data_list.append(dict(img_path=img_path, file_name=osp.basename(img_path), img_id=img_id,
+                                  ori_id=ori_id, x_start=x_start, y_start=y_start, gsd=ann.meta.get('gsd'),
+                                  instances=_instances(ann, self.diff_thr)))
+        _raise_errors(errors, len(files), f'DOTA label files in {self.ann_file}')
+        self.skipped = skipped
+        _log_skips(type(self).__name__, self.ann_file, skipped, bad_files)
+        return data_list
+
+
+@register_module('DATASETS')
+class DIORRDataset(DIORDataset):
+    """DIOR-R (oriented boxes): MMRotate's ``DIORDataset`` layout (``ann_file``: a list of image ids, e.g.
+    ``ImageSets/Main/test.txt``, or ``''`` for every XML of the annotation folder; ``ann_subdir``: the XML folder
+    under ``data_root``; ``data_prefix['img_path']``: the images) with the checks of this module."""
+
+    def __init__(self, diff_thr: int = 100, **kwargs) -> None:
+        self.diff_thr = diff_thr
+        super().__init__(**kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        classes = self.metainfo['classes']
+        ann_dir = osp.join(self.data_root or '', self.ann_subdir)
+        if self.ann_file:
+            from mmengine.fileio import list_from_file
+            ids = [i.strip() for i in list_from_file(self.ann_file) if i.strip()]
+            paths = [osp.join(ann_dir, f'{i}.xml') for i in ids]
+        else:
+            paths = [str(p) for p in list_files(ann_dir, 'dior')]
+        data_list, errors, skipped, bad_files = [], [], Counter(), 0
+        for path in paths:
+            if not osp.isfile(path):
+                errors.append(f'{path}: annotation file does not exist (listed in {self.ann_file})')
+                continue
+            try:
+                ann = load_dior(path, classes)
+            except AnnotationError as e:
+                errors.append(str(e))
+                continue
+            img_id = osp.splitext(osp.basename(path))[0]
+            img_path = osp.join(self.data_prefix['img_path'], ann.meta.get('filename', f'{img_id}.jpg'))
+            problem = image_file_problem(img_path)
+            if problem is not None:
+                errors.append(f'{path}: image {img_path} {problem}')
+                continue
+            if ann.skipped:
+                bad_files += 1
+                skipped.update(ann.skipped)
+            data_list.append(dict(img_path=img_path, file_name=osp.basename(img_path), img_id=img_id,
+                                  ori_id=img_id, x_start=0, y_start=0, xml_path=path,
+                                  height=ann.meta.get('height'), width=ann.meta.get('width'),
+                                  instances=_instances(ann, self.diff_thr)))
+        _raise_errors(errors, len(paths), f'DIOR-R annotation files in {ann_dir}')
+        self.skipped = skipped
+        _log_skips(type(self).__name__, ann_dir, skipped, bad_files)
+        return data_list
