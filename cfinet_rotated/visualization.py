@@ -2,7 +2,8 @@
 
 * :func:`draw_detections`: a :func:`~cfinet_rotated.apis.detect_large_image` result on its image with
   ``RotLocalVisualizer`` (rotated) or ``DetLocalVisualizer`` (horizontal): class colour, class name and score,
-  detections under a score threshold left out, optional ignore regions shaded.
+  detections under a score threshold left out, optional ignore regions shaded; for dense scenes a label mode
+  without per-box text and with a legend of class counts.
 * :func:`draw_ground_truth`: ground-truth boxes coloured by SODA size subset (eS, rS, gS, Normal, and larger
   objects, which no subset evaluates) with a legend of the counts, ignore regions shaded.
 * :class:`GroundTruthSource`: ground truth and ignore regions of an image from a SODA-A annotation folder (one
@@ -59,13 +60,52 @@ def _shade_polygons(vis, polygons, scale):
         vis.draw_polygons(polys, edge_colors=IGNORE_FACE, face_colors=IGNORE_FACE, alpha=0.45, line_widths=1)
 
 
+#: label modes of :func:`draw_detections`; 'auto' = 'score' up to :data:`AUTO_LABEL_MAX` drawn boxes, else 'none'
+LABEL_MODES = ('auto', 'score', 'class', 'none')
+AUTO_LABEL_MAX = 150
+
+
+def _draw_dense(vis, rgb, boxes, labels, classes, palette, labels_mode, line_width):
+    """Boxes in their class colour with a legend of the drawn classes and counts (top left); per box only the
+    class name (``'class'``) or nothing (``'none'``): readable with hundreds of boxes."""
+    from mmdet.visualization.palette import get_palette
+    from mmrotate.structures.bbox import RotatedBoxes
+    vis.set_image(rgb)
+    colors = get_palette(palette if palette is not None else 'random', len(classes))
+    labels = [int(v) for v in labels]
+    if len(labels):
+        if boxes.shape[-1] == 5:
+            polys = RotatedBoxes(boxes).convert_to('qbox').tensor.reshape(-1, 4, 2)
+        else:
+            x1, y1, x2, y2 = boxes.unbind(-1)
+            polys = torch.stack([x1, y1, x2, y1, x2, y2, x1, y2], -1).reshape(-1, 4, 2)
+        vis.draw_polygons([p for p in polys], edge_colors=[colors[k] for k in labels], line_widths=line_width)
+        if labels_mode == 'class':
+            centers = polys.mean(1)
+            vis.draw_texts([classes[k] for k in labels], centers, colors=[colors[k] for k in labels], font_sizes=6)
+    counts = {k: labels.count(k) for k in sorted(set(labels))}
+    lines = [f'{classes[k]}: {n}' for k, n in counts.items()] or ['no detections']
+    h = rgb.shape[0]
+    size = max(8, min(16, h // 60))
+    for i, (text, k) in enumerate(zip(lines, list(counts) or [None])):
+        vis.draw_texts(text, np.array([4, 4 + i * (size + 6)]), colors=colors[k] if k is not None else (255, 255, 255),
+                       font_sizes=size, vertical_alignments='top',
+                       bboxes=[dict(facecolor='black', alpha=0.7, pad=1.5, edgecolor='none')])
+    return vis.get_image()
+
+
 def draw_detections(image, result, classes, palette=None, score_thr=0.3, ignore_polygons=(), max_side=None,
-                    line_width=1):
+                    line_width=1, labels='score'):
     """RGB picture of ``result`` (a DetDataSample with ``pred_instances`` in image pixels) on ``image`` (BGR).
 
     Detections with ``score < score_thr`` are left out; ``ignore_polygons`` (list of (K, 2) point arrays, image
-    pixels) are shaded grey first; ``max_side`` downscales larger images (boxes scaled with them).
+    pixels) are shaded grey first; ``max_side`` downscales larger images (boxes scaled with them). ``labels``
+    (:data:`LABEL_MODES`): ``'score'`` writes class and score at every box (MMRotate's visualizer); ``'class'`` only
+    the class name, small; ``'none'`` nothing at the boxes; both draw a legend of the classes with their counts
+    instead, for dense scenes; ``'auto'``: ``'score'`` up to :data:`AUTO_LABEL_MAX` drawn boxes, else ``'none'``.
     """
+    if labels not in LABEL_MODES:
+        raise ValueError(f'labels must be one of {", ".join(LABEL_MODES)}, got {labels!r}')
     from mmdet.structures import DetDataSample
     h, w = image.shape[:2]
     scale = _scale_for(w, h, max_side)
@@ -88,6 +128,10 @@ def draw_detections(image, result, classes, palette=None, score_thr=0.3, ignore_
         vis.set_image(rgb)
         _shade_polygons(vis, ignore_polygons, scale)
         rgb = vis.get_image()
+    if labels == 'auto':
+        labels = 'score' if len(bboxes) <= AUTO_LABEL_MAX else 'none'
+    if labels != 'score':
+        return _draw_dense(vis, rgb, bboxes, inst.labels.tolist(), tuple(classes), palette, labels, line_width)
     sample = DetDataSample(metainfo=dict(img_shape=rgb.shape[:2]))
     sample.pred_instances = inst
     vis.add_datasample('detections', rgb, data_sample=sample, draw_gt=False, draw_pred=True, show=False,

@@ -15,7 +15,8 @@ API ``cfinet_rotated.apis.detect_large_image``. Writes to ``--out-dir``:
 
 and with ``--show-dir`` one PNG per image (MMRotate's ``RotLocalVisualizer`` / MMDetection's
 ``DetLocalVisualizer``: class colour, name and score, detections under ``--score-thr`` left out, ignore regions
-of ``--ignore-ann`` shaded).
+of ``--ignore-ann`` shaded; with more than 150 drawn boxes, or ``--labels none|class``, thinner lines and a legend
+of the class counts instead of a text at every box).
 """
 import json
 import os
@@ -23,6 +24,8 @@ import os.path as osp
 import sys
 import time
 from collections import OrderedDict
+
+from cfinet_rotated.visualization import AUTO_LABEL_MAX, LABEL_MODES
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp', '.ppm', '.pgm', '.webp', '.npy')
 
@@ -40,6 +43,11 @@ def parse_args(argv=None):
     p.add_argument('--show-dir',
                    help='also draw each image with its detections into this folder (PNG; unset: no pictures)')
     p.add_argument('--score-thr', type=float, default=0.3, help='score threshold of the drawn detections')
+    p.add_argument('--labels', choices=LABEL_MODES, default='auto',
+                   help='text at the drawn boxes: score (class and score), class (class name), none (a legend of '
+                        'the class counts instead: dense scenes); auto: score up to 150 drawn boxes, else none')
+    p.add_argument('--line-width', type=float, default=None,
+                   help='box line width in the pictures (default 1; 0.6 with more than 150 drawn boxes)')
     p.add_argument('--save-thr', type=float, default=0.0,
                    help='score threshold of the written detections (the model\'s test_cfg applies first)')
     p.add_argument('--ignore-ann', help='SODA-A annotation folder or SODA-D COCO JSON whose ignore regions are '
@@ -104,6 +112,11 @@ def main(argv=None):
         return 2
     classes = tuple(model.dataset_meta['classes'])
     palette = model.dataset_meta.get('palette')
+    trained_on = getattr(model, 'cfg', {}).get('trained_on') or {}
+    if trained_on.get('synthetic'):
+        print(f'warning: this model was trained on {trained_on.get("data", "synthetic data")}, not on real imagery: '
+              'on real aerial images its detections and scores are not meaningful (a smoke-test model; train on '
+              'your data for real use)', file=sys.stderr)
     os.makedirs(osp.join(args.out_dir, 'json'), exist_ok=True)
     if args.show_dir:
         os.makedirs(args.show_dir, exist_ok=True)
@@ -140,8 +153,10 @@ def main(argv=None):
                     ignore_polys = gt['ignore_polygons']
             import mmcv
             img = reader.read_all()
+            n_drawn = int((pred.scores >= args.score_thr).sum())
+            width = args.line_width or (0.6 if n_drawn > AUTO_LABEL_MAX else 1)
             picture = draw_detections(img, result, classes, palette, args.score_thr, ignore_polys,
-                                      args.show_max_side or None)
+                                      args.show_max_side or None, line_width=width, labels=args.labels)
             mmcv.imwrite(picture[..., ::-1], osp.join(args.show_dir, f'{stem}.png'))
             del img, picture
         mpix = reader.width * reader.height / 1e6

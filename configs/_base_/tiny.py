@@ -2,6 +2,9 @@
 # ImageNet weights), ResNet-18 at 1/4 width, a 32-channel FPN and heads. Used by the *_tiny_sample.py configs as
 #     _base_ = ['<full config>', '../_base_/tiny.py']
 #     model = {{_base_.tiny_model}}
+# What the tiny models learn from: the generated synthetic scenes; tools/infer.py warns when such a model is run on
+# other imagery (its scores there mean nothing). A tiny config trained on real images overrides it.
+trained_on = dict(data='synthetic scenes of tools/data/make_sample.py', synthetic=True)
 tiny_model = dict(
     backbone=dict(depth=18, base_channels=16, frozen_stages=-1, norm_eval=False, init_cfg=None),
     neck=dict(in_channels=[16, 32, 64, 128], out_channels=32),

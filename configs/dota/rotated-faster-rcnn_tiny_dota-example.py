@@ -7,6 +7,7 @@
 _base_ = ['../baselines/rotated-faster-rcnn_tiny_sample.py', '../_base_/datasets/dota.py']
 
 model = dict(roi_head=dict(bbox_head=dict(num_classes=15)))
+trained_on = dict(data='real DOTA v1.0 images P0706 and P1888 (tests/data/real/dota)', synthetic=False)
 train_dataloader = dict(
     dataset=dict(_delete_=True, type='DOTAPatchDataset', metainfo=dict(classes={{_base_.dota_classes}}),
                  data_root='data/dota_example_split/', ann_file='labelTxt/', data_prefix=dict(img_path='images/'),

@@ -49,6 +49,26 @@ def test_drawn_detections_have_the_image_size_and_pixels_on_the_boxes():
     assert small.shape == (100, 150, 3) and _lit(small, 40 - 7, 50)
 
 
+def test_dense_label_mode_draws_boxes_in_class_colour_and_a_legend_without_box_text():
+    """labels='none': box edges in the class colour, no text at the box centre (the 'score' mode writes there),
+    a legend at the top left; 'auto' switches to it above AUTO_LABEL_MAX boxes."""
+    from cfinet_rotated.visualization import AUTO_LABEL_MAX
+    img = np.zeros((200, 300, 3), np.uint8)
+    res = _result([[150, 120, 80, 40, 0.0]], [0.9], [1])
+    pal = [(255, 0, 0), (0, 255, 0)]
+    none = draw_detections(img, res, ('a', 'b'), palette=pal, labels='none')
+    score = draw_detections(img, res, ('a', 'b'), palette=pal, labels='score')
+    assert _lit(none, 120 - 20, 150) and none[120 - 20, 150].argmax() == 1  # the box edge, green for class 'b'
+    assert not _lit(none, 121, 152, r=4) and _lit(score, 121, 152, r=4)  # no label at the box in 'none'
+    assert _lit(none, 10, 12, r=4) and not _lit(score, 10, 12, r=4)  # the legend 'b: 1'
+    with pytest.raises(ValueError, match='labels must be one of'):
+        draw_detections(img, res, ('a', 'b'), labels='all')
+    n = AUTO_LABEL_MAX + 1
+    many = _result([[150, 120, 4, 4, 0.0]] * n, [0.9] * n, [1] * n)
+    assert np.array_equal(draw_detections(img, many, ('a', 'b'), palette=pal, labels='auto'),
+                          draw_detections(img, many, ('a', 'b'), palette=pal, labels='none'))
+
+
 def test_ground_truth_colours_follow_the_size_subsets():
     assert size_subset_names([0, 144, 145, 400, 401, 1024, 1025, 2000, 2001]).tolist() == \
         ['eS', 'eS', 'rS', 'rS', 'gS', 'gS', 'Normal', 'Normal', 'larger']
@@ -77,6 +97,8 @@ def test_infer_tool_writes_task1_json_and_pictures(tmp_path, run_main):
                  '--cfg-options', *FAST_ARGS)
     assert r.returncode == 0, r.stderr
     assert '1 image(s)' in r.stdout
+    # a tiny model is trained on synthetic scenes and says so (configs/_base_/tiny.py: trained_on)
+    assert 'trained on synthetic scenes of tools/data/make_sample.py, not on real imagery' in r.stderr
     det = json.loads((out / 'json' / 'sample_0003.json').read_text())
     assert (det['width'], det['height'], det['windows'], det['box_type']) == (900, 700, 2, 'rbox')
     assert len(det['detections']) > 0 and len(det['detections'][0]['poly']) == 8

@@ -10,6 +10,16 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
+# a newcomer's output: no deprecation noise of the stack (mmengine imports pkg_resources), and the training and
+# testing logs (with MMEngine's environment dump) in files; the console gets the steps, the AP tables and where
+# the results are
+export PYTHONWARNINGS="ignore:pkg_resources is deprecated,ignore::DeprecationWarning"
+run_logged() {  # run_logged LOG CMD...: the command's output to LOG; on failure, its last 40 lines and exit
+  local log="$1"; shift
+  if ! "$@" > "$log" 2>&1; then
+    echo "failed: $* (last lines of $log):"; tail -n 40 "$log"; exit 1
+  fi
+}
 CONFIG="${1:-configs/baselines/rotated-faster-rcnn_tiny_sample.py}"
 NAME="$(basename "$CONFIG" .py)"
 WORK="work_dirs/demo/$NAME"
@@ -22,14 +32,18 @@ if [[ "$CONFIG" == *sodad/* ]]; then  # SODA-D configs: the SODA-D sample, split
   done
 else
   echo "== 1/5 split data/sample -> data/sample_split"
-  "$PY" tools/data/sodaa_split.py --src data/sample --dst data/sample_split --overwrite
+  "$PY" tools/data/sodaa_split.py --src data/sample --dst data/sample_split --overwrite | grep -v '^\['  # no bar
 fi
-echo "== 2/5 train $CONFIG"
+echo "== 2/5 train $CONFIG (log: $WORK/train.log)"
 rm -rf "$WORK"
-"$PY" tools/train.py "$CONFIG" --work-dir "$WORK"
+mkdir -p "$WORK"
+run_logged "$WORK/train.log" "$PY" tools/train.py "$CONFIG" --work-dir "$WORK"
+grep "Iter(train)" "$WORK/train.log" | tail -n 1 | sed 's/^.*Iter(train)/   last logged iteration:/' | cut -c1-160
 CKPT="$(cat "$WORK/last_checkpoint")"
-echo "== 3/5 test $CKPT"
-"$PY" tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK" --out "$WORK/results.pkl"
+echo "== 3/5 test $CKPT (log: $WORK/test.log)"
+run_logged "$WORK/test.log" "$PY" tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK" --out "$WORK/results.pkl"
+# the metric's tables (SODA-A: 12 statistics and AP per class; SODA-D: 14 statistics), not the log prefixes
+sed -n '/Average Precision/,/^images=/p' "$WORK/test.log" | grep -v "mmengine - INFO"
 echo "== smoke run done: logs, checkpoint and raw predictions in $WORK"
 
 RELEASE_CONFIG=configs/cfinet/rotated-faster-rcnn_cfinet_tiny_release.py
@@ -42,9 +56,14 @@ elif [[ -z "$RELEASE" ]]; then
 else
   FULL="$WORK/full_image"
   echo "== 4/5 the shipped checkpoint $RELEASE on the whole images of data/sample (held out from its training)"
-  "$PY" tools/infer.py data/sample/Images "$RELEASE_CONFIG" "$RELEASE" --out-dir "$FULL" --show-dir "$FULL/vis" \
-      --ignore-ann data/sample/Annotations
+  run_logged "$WORK/infer.log" "$PY" tools/infer.py data/sample/Images "$RELEASE_CONFIG" "$RELEASE" \
+      --out-dir "$FULL" --show-dir "$FULL/vis" --ignore-ann data/sample/Annotations
+  sed -n '/^image /,$p' "$WORK/infer.log"
+  echo "   (the shipped checkpoint is trained on synthetic scenes, as data/sample; on real imagery its detections" \
+       "mean nothing)"
   echo "== 5/5 evaluate the merged full-image detections (DOTA Task1 files) against data/sample/Annotations"
-  "$PY" tools/analysis_tools/eval_sodaa.py --ann data/sample/Annotations --pred "$FULL/Task1" --out "$FULL/metrics.json"
+  run_logged "$WORK/eval.log" "$PY" tools/analysis_tools/eval_sodaa.py --ann data/sample/Annotations \
+      --pred "$FULL/Task1" --out "$FULL/metrics.json"
+  sed -n '/Average Precision/,$p' "$WORK/eval.log"
   echo "== done: pictures of the detections in $FULL/vis, metrics in $FULL/metrics.json"
 fi
