@@ -95,7 +95,7 @@ def _draw_dense(vis, rgb, boxes, labels, classes, palette, labels_mode, line_wid
 
 
 def draw_detections(image, result, classes, palette=None, score_thr=0.3, ignore_polygons=(), max_side=None,
-                    line_width=1, labels='score'):
+                    line_width=1, labels='score', full_size=None):
     """RGB picture of ``result`` (a DetDataSample with ``pred_instances`` in image pixels) on ``image`` (BGR).
 
     Detections with ``score < score_thr`` are left out; ``ignore_polygons`` (list of (K, 2) point arrays, image
@@ -103,12 +103,16 @@ def draw_detections(image, result, classes, palette=None, score_thr=0.3, ignore_
     (:data:`LABEL_MODES`): ``'score'`` writes class and score at every box (MMRotate's visualizer); ``'class'`` only
     the class name, small; ``'none'`` nothing at the boxes; both draw a legend of the classes with their counts
     instead, for dense scenes; ``'auto'``: ``'score'`` up to :data:`AUTO_LABEL_MAX` drawn boxes, else ``'none'``.
+    ``full_size`` (W, H): ``image`` is already a downscaled copy of an image of that size (a decimated read of a
+    huge GeoTIFF, :meth:`cfinet_rotated.apis.PatchReader.read_all`); boxes are scaled to it, ``max_side`` unused.
     """
     if labels not in LABEL_MODES:
         raise ValueError(f'labels must be one of {", ".join(LABEL_MODES)}, got {labels!r}')
     from mmdet.structures import DetDataSample
     h, w = image.shape[:2]
-    scale = _scale_for(w, h, max_side)
+    scale = _scale_for(w, h, max_side) if full_size is None else w / float(full_size[0])
+    if full_size is not None:
+        max_side = None
     pred = result.pred_instances
     keep = pred.scores >= score_thr
     inst = pred[keep].clone() if len(pred) else pred.clone()
@@ -123,7 +127,7 @@ def draw_detections(image, result, classes, palette=None, score_thr=0.3, ignore_
     inst.bboxes = bboxes
     vis = _new_visualizer(kind, line_width=line_width, alpha=0.9)
     vis.dataset_meta = dict(classes=tuple(classes), palette=palette if palette is not None else 'random')
-    rgb = np.ascontiguousarray(_resized(image, scale)[..., ::-1])
+    rgb = np.ascontiguousarray((image if full_size is not None else _resized(image, scale))[..., ::-1])
     if len(ignore_polygons):
         vis.set_image(rgb)
         _shade_polygons(vis, ignore_polygons, scale)

@@ -12,6 +12,8 @@ API ``cfinet_rotated.apis.detect_large_image``. Writes to ``--out-dir``:
 * ``Task1/Task1_<class>.txt``: DOTA Task1 files of all images (``<stem> <score> x1 y1 ... x4 y4``), which
   ``tools/analysis_tools/eval_sodaa.py --pred OUT/Task1`` evaluates against a SODA-A annotation folder;
 * ``json/<stem>.json``: the detections of each image (box, polygon, score, class) with the image size and timing;
+* ``geojson/<stem>.geojson`` for georeferenced images (GeoTIFF, read window by window with rasterio, never whole):
+  the detections as polygons in the image's CRS, with class and score;
 
 and with ``--show-dir`` one PNG per image (MMRotate's ``RotLocalVisualizer`` / MMDetection's
 ``DetLocalVisualizer``: class colour, name and score, detections under ``--score-thr`` left out, ignore regions
@@ -24,6 +26,8 @@ import os.path as osp
 import sys
 import time
 from collections import OrderedDict
+
+import numpy as np
 
 from cfinet_rotated.visualization import AUTO_LABEL_MAX, LABEL_MODES
 
@@ -94,6 +98,21 @@ def detections_json(result, classes, stem, seconds):
                             for b, p, s, lab in zip(bboxes, polys, pred.scores.tolist(), pred.labels.tolist())])
 
 
+def detections_geojson(det, reader):
+    """A GeoJSON FeatureCollection of the per-image JSON ``det`` in the image's CRS (georeferenced images): one
+    polygon per detection (the box's corners through the image's affine transform) with class and score. The CRS
+    is named in a top-level ``crs`` member (GeoJSON 2008 form; RFC 7946 readers assume WGS 84 without it)."""
+    features = []
+    for d in det['detections']:
+        ring = reader.pixel_to_crs(np.asarray(d['poly']).reshape(4, 2)).tolist()
+        features.append(dict(type='Feature', properties=dict(cls=d['cls'], label=d['label'], score=d['score']),
+                             geometry=dict(type='Polygon', coordinates=[ring + ring[:1]])))
+    out = dict(type='FeatureCollection', name=det['stem'], features=features)
+    if reader.crs:
+        out['crs'] = dict(type='name', properties=dict(name=reader.crs))
+    return out
+
+
 def main(argv=None):
     args = parse_args(argv)
     from mmengine.utils import ProgressBar
@@ -122,6 +141,7 @@ def main(argv=None):
         os.makedirs(args.show_dir, exist_ok=True)
     nms = args.nms_iou_thr if args.nms_iou_thr > 0 else None
     merged, rows, failed, no_ann = OrderedDict(), [], [], []
+    n_geo = 0
     box_type = None
     t_all = time.time()
     bar = ProgressBar(len(images))
@@ -140,8 +160,14 @@ def main(argv=None):
         box_type = result.metainfo['box_type']
         pred = result.pred_instances
         merged[stem] = dict(bboxes=pred.bboxes.numpy(), scores=pred.scores.numpy(), labels=pred.labels.numpy())
+        det = detections_json(result, classes, stem, seconds)
         with open(osp.join(args.out_dir, 'json', f'{stem}.json'), 'w', encoding='utf-8') as f:
-            json.dump(detections_json(result, classes, stem, seconds), f)
+            json.dump(det, f)
+        if reader.transform is not None:  # a georeferenced image: the detections in its CRS too
+            os.makedirs(osp.join(args.out_dir, 'geojson'), exist_ok=True)
+            with open(osp.join(args.out_dir, 'geojson', f'{stem}.geojson'), 'w', encoding='utf-8') as f:
+                json.dump(detections_geojson(det, reader), f)
+            n_geo += 1
         if args.show_dir:
             from cfinet_rotated.visualization import draw_detections
             ignore_polys = []
@@ -152,11 +178,13 @@ def main(argv=None):
                 else:
                     ignore_polys = gt['ignore_polygons']
             import mmcv
-            img = reader.read_all()
+            img = reader.read_all(args.show_max_side or None)
+            small = img.shape[:2] != (reader.height, reader.width)  # a decimated GeoTIFF read
             n_drawn = int((pred.scores >= args.score_thr).sum())
             width = args.line_width or (0.6 if n_drawn > AUTO_LABEL_MAX else 1)
             picture = draw_detections(img, result, classes, palette, args.score_thr, ignore_polys,
-                                      args.show_max_side or None, line_width=width, labels=args.labels)
+                                      args.show_max_side or None, line_width=width, labels=args.labels,
+                                      full_size=(reader.width, reader.height) if small else None)
             mmcv.imwrite(picture[..., ::-1], osp.join(args.show_dir, f'{stem}.png'))
             del img, picture
         mpix = reader.width * reader.height / 1e6
@@ -172,6 +200,7 @@ def main(argv=None):
     total = sum(r[3] for r in rows)
     print(f'{len(rows)} image(s), {total} detections in {time.time() - t_all:.1f} s; Task1 files in '
           f'{osp.join(args.out_dir, "Task1")}, per-image JSON in {osp.join(args.out_dir, "json")}'
+          + (f', GeoJSON of {n_geo} georeferenced image(s) in {osp.join(args.out_dir, "geojson")}' if n_geo else '')
           + (f', pictures in {args.show_dir}' if args.show_dir else ''))
     if no_ann:
         print(f'warning: {len(no_ann)} image(s) without an entry in {args.ignore_ann} (no ignore regions drawn): '

@@ -11,7 +11,14 @@
   whole image first), so this is the bound: one decoded copy, ``H * W * 3`` bytes (300 MB for 10000 x 10000),
   and nothing else of image size.
 
-``reader.mode`` says which of ``'array'``, ``'memmap'``, ``'decoded'`` applies.
+* a GeoTIFF (or any ``.tif``/``.tiff``) when rasterio is installed (``requirements/optional.txt``): per window,
+  a windowed read of only the window's pixels (tiled and compressed files too: GDAL decodes only the tiles
+  the window touches), so a 30000 x 30000 image is never in memory as a whole. The reader keeps the file's
+  georeferencing, ``reader.crs`` and ``reader.transform`` (pixel -> CRS coordinates), for GeoJSON output.
+  Bands: 1 (grey) or >= 3 (the first three, taken as RGB), 8-bit; other sample types are an error that names the
+  file and says how to convert it.
+
+``reader.mode`` says which of ``'array'``, ``'memmap'``, ``'decoded'``, ``'rasterio'`` applies.
 """
 import os.path as osp
 
@@ -124,6 +131,8 @@ class PatchReader:
     def __init__(self, image):
         self.path = None
         self._bands = None
+        self._raster = None
+        self.crs = self.transform = None
         if isinstance(image, np.ndarray):
             self._array = self._check_array(image, '<array>')
             self.mode = 'array'
@@ -132,6 +141,8 @@ class PatchReader:
             self.path = path
             if not osp.isfile(path):
                 raise FileNotFoundError(f'{path}: no such image file')
+            if path.lower().endswith(('.tif', '.tiff')) and self._open_raster(path):
+                return
             raw = _npy_band(path) if path.lower().endswith('.npy') else _raw_bands(path)
             if raw is not None:
                 self.width, self.height, self._bands = raw
@@ -148,6 +159,49 @@ class PatchReader:
                 self._array = img
                 self.mode = 'decoded'
         self.height, self.width = self._array.shape[:2]
+
+    def _open_raster(self, path):
+        """Open ``path`` with rasterio for windowed reads; False when rasterio is not installed."""
+        try:
+            import rasterio
+        except ImportError:
+            return False
+        try:
+            src = rasterio.open(path)
+        except rasterio.errors.RasterioIOError as e:
+            raise ValueError(f'{path}: cannot be read as a GeoTIFF ({e})') from None
+        if src.count < 1 or src.count == 2:
+            src.close()
+            raise ValueError(f'{path}: {src.count} bands; expected 1 (grey) or 3+ (RGB first)')
+        if src.dtypes[0] != 'uint8':
+            dtype = src.dtypes[0]
+            src.close()
+            raise ValueError(f'{path}: {dtype} samples; the detectors take 8-bit images: convert it, e.g. '
+                             f'gdal_translate -ot Byte -scale {path} out.tif')
+        self._raster = src
+        self.width, self.height = src.width, src.height
+        self.crs = src.crs.to_string() if src.crs else None
+        self.transform = tuple(src.transform)[:6] if not src.transform.is_identity else None
+        self.mode = 'rasterio'
+        return True
+
+    def close(self):
+        """Close an open GeoTIFF (also done when the reader is garbage-collected)."""
+        if self._raster is not None:
+            self._raster.close()
+            self._raster = None
+
+    def __del__(self):
+        self.close()
+
+    def pixel_to_crs(self, points):
+        """(N, 2) pixel coordinates (x right, y down; (0, 0) the top-left corner of the top-left pixel) -> (N, 2)
+        coordinates in ``crs`` by the affine ``transform`` (a, b, c, d, e, f): X = a x + b y + c, Y = d x + e y + f."""
+        if self.transform is None:
+            raise ValueError(f'{self.path}: not georeferenced (no affine transform)')
+        a, b, c, d, e, f = self.transform
+        p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        return np.stack([a * p[:, 0] + b * p[:, 1] + c, d * p[:, 0] + e * p[:, 1] + f], 1)
 
     @staticmethod
     def _check_array(arr, name):
@@ -169,6 +223,11 @@ class PatchReader:
         if x2 <= x1 or y2 <= y1:
             raise ValueError(f'window {tuple(int(v) for v in window)} lies outside the '
                              f'{self.width}x{self.height} image {self.path or ""}')
+        if self._raster is not None:
+            from rasterio.windows import Window
+            bands = [1, 1, 1] if self._raster.count == 1 else [3, 2, 1]  # BGR from RGB
+            return np.ascontiguousarray(
+                self._raster.read(bands, window=Window(x1, y1, x2 - x1, y2 - y1)).transpose(1, 2, 0))
         if self._bands is None:
             crop = self._array[y1:y2, x1:x2]
             if crop.ndim == 2 or crop.shape[2] == 1:
@@ -184,6 +243,15 @@ class PatchReader:
             out[lo - y1:hi - y1] = part[..., order] if len(order) == 3 else part[..., [0, 0, 0]]
         return out
 
-    def read_all(self):
-        """The whole image as BGR (for drawing; makes a copy when the image is memory-mapped)."""
+    def read_all(self, max_side=None):
+        """The whole image as BGR (for drawing; makes a copy when the image is memory-mapped). ``max_side``: a GeoTIFF
+        larger than that is read decimated by GDAL (its overviews where the file has them), to at most
+        ``max_side`` px on its longest side, never whole; other images are returned whole."""
+        if self._raster is not None and max_side and max(self.width, self.height) > max_side:
+            from rasterio.enums import Resampling
+            s = max_side / max(self.width, self.height)
+            h, w = max(1, round(self.height * s)), max(1, round(self.width * s))
+            bands = [1, 1, 1] if self._raster.count == 1 else [3, 2, 1]
+            return np.ascontiguousarray(self._raster.read(bands, out_shape=(3, h, w),
+                                                          resampling=Resampling.average).transpose(1, 2, 0))
         return self.read((0, 0, self.width, self.height))
