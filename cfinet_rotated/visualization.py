@@ -12,6 +12,7 @@
 Pictures of very large images are drawn downscaled (``max_side``): a matplotlib canvas of a 10000 x 10000 image
 takes 400 MB.
 """
+import os
 import os.path as osp
 from collections import OrderedDict
 
@@ -189,20 +190,32 @@ def draw_ground_truth(image, boxes, box_type, areas, ignore=None, ignore_polygon
 
 class GroundTruthSource:
     """Ground truth and ignore regions per image stem from a SODA-A annotation folder (one JSON per image, raw or
-    split) or a SODA-D COCO JSON file (full images or patches).
+    split), a DOTA ``labelTxt`` or DIOR-R XML folder (difficult objects as ``ignore``; ``classes`` as
+    :func:`cfinet_rotated.datasets.formats.resolve_classes`, default: from the labels), or a SODA-D COCO JSON
+    file (full images or patches). A folder's format is the one of its files (``*.json``, ``*.txt``, ``*.xml``).
 
     ``get(stem)`` -> dict(boxes, box_type, areas, labels, ignore (N,) bool, ignore_polygons) or None when the
     source has no entry for the image. Areas are the evaluators': ``w * h`` of the le90 box (SODA-A), the JSON
     ``area`` (SODA-D). ``skipped`` counts invalid polygons / boxes (reason -> n).
     """
 
-    def __init__(self, ann):
+    def __init__(self, ann, classes='auto'):
         from collections import Counter
+
+        from .datasets.formats import class_names_in, list_files, resolve_classes
         self.ann = str(ann)
         self.skipped = Counter()
+        self.classes = None
         if osp.isdir(self.ann):
-            self.kind = 'sodaa'
-            self.files = {p.stem: p for p in list_annotation_files(self.ann)}
+            names = os.listdir(self.ann)
+            self.kind = 'sodaa' if any(n.endswith('.json') for n in names) else \
+                'dota' if any(n.endswith('.txt') for n in names) else \
+                'dior' if any(n.endswith('.xml') for n in names) else 'sodaa'
+            files = list_annotation_files(self.ann) if self.kind == 'sodaa' else list_files(self.ann, self.kind)
+            self.files = {p.stem: p for p in files}
+            if self.kind != 'sodaa':
+                found = class_names_in(files, self.kind) if classes in (None, 'auto') else ()
+                self.classes = resolve_classes(classes, self.kind, found)
         elif osp.isfile(self.ann) and self.ann.lower().endswith('.json'):
             from .datasets.sodad_io import load_sodad
             self.kind = 'sodad'
@@ -216,7 +229,7 @@ class GroundTruthSource:
             raise ValueError(f'{ann}: expected a SODA-A annotation folder or a SODA-D COCO .json file')
 
     def stems(self):
-        return list(self.files) if self.kind == 'sodaa' else list(self.index)
+        return list(self.index) if self.kind == 'sodad' else list(self.files)
 
     def file_name(self, stem):
         """The image file name recorded for ``stem`` (SODA-D), else None."""
@@ -225,6 +238,16 @@ class GroundTruthSource:
         return None
 
     def get(self, stem):
+        if self.kind in ('dota', 'dior'):
+            from .datasets.formats import load_annotation
+            from .evaluation.sodaa_eval import polys_to_boxes
+            if stem not in self.files:
+                return None
+            ann = load_annotation(self.files[stem], self.kind, self.classes)
+            self.skipped.update(ann.skipped)
+            boxes = polys_to_boxes(ann.polys, 'rbox')
+            return dict(boxes=boxes, box_type='rbox', areas=box_areas(boxes, 'rbox'), labels=ann.labels,
+                        ignore=ann.difficult > 0, ignore_polygons=[])
         if self.kind == 'sodaa':
             from .evaluation.sodaa_eval import polys_to_boxes
             if stem not in self.files:

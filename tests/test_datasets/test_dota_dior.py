@@ -190,6 +190,17 @@ def test_eval_tool_scores_the_labels_themselves_as_perfect(tmp_path):
     assert bad.returncode != 0 and "unknown class 'baseball-diamond' (classes: plane, harbor)" in bad.stdout
 
 
+def test_browse_draws_the_real_dota_labels_by_size_subset(tmp_path, run_main):
+    """Every labelled object of the real images is drawn once: the legend counts add up to the labels, the 6
+    difficult ships are grey ('ignore')."""
+    r = run_main('tools/analysis_tools/browse_dataset.py', REAL / 'dota/labelTxt', '--out-dir', tmp_path)
+    assert r.returncode == 0, r.stderr
+    line = r.stdout.strip().splitlines()[-1]
+    counts = dict((k, int(v)) for k, v in (kv.split() for kv in line.split(': ', 1)[1].split(', ')))
+    assert sum(counts.values()) == 600 and counts['ignore'] == 6
+    assert sorted(p.name for p in tmp_path.glob('*.png')) == ['P0706.png', 'P1888.png']
+
+
 @pytest.mark.slow
 def test_real_dota_split_train_test_metrics(dota_split, tmp_path):
     """split -> train the tiny DOTA config a few iterations -> test on the patches -> SODA metrics on the raw

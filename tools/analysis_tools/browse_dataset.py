@@ -1,14 +1,16 @@
-"""Draw the ground truth of SODA-A or SODA-D data (raw or split) to PNGs, boxes coloured by size subset.
+"""Draw the ground truth of SODA-A, DOTA, DIOR-R or SODA-D data (raw or split) to PNGs, boxes coloured by size subset.
 
     python tools/analysis_tools/browse_dataset.py data/sample/Annotations --out-dir work_dirs/browse
     python tools/analysis_tools/browse_dataset.py data/sample_split/Annotations --out-dir work_dirs/browse_split \
         --max-images 6
     python tools/analysis_tools/browse_dataset.py data/sample_sodad/Annotations/sample.json \\
         --img-dir data/sample_sodad/Images --out-dir work_dirs/browse_sodad
+    python tools/analysis_tools/browse_dataset.py tests/data/real/dota/labelTxt --out-dir work_dirs/browse_dota
 
 ANN is a SODA-A annotation folder (one JSON per image or patch; images in ``--img-dir``, by default the
-``Images`` folder next to it) or a SODA-D COCO JSON (full images or the split's patch JSON). Every box is drawn
-in the colour of its size subset, by the evaluators' areas and ranges (``w * h`` of the le90 box for SODA-A, the
+``Images`` folder next to it), a DOTA ``labelTxt`` folder (images: ``images`` next to it; difficult objects grey)
+or a DIOR-R XML folder (``--img-dir`` needed), or a SODA-D COCO JSON (full images or the split's patch JSON).
+Every box is drawn in the colour of its size subset, by the evaluators' areas and ranges (``w * h`` of the le90 box for SODA-A, the
 JSON ``area`` for SODA-D; inclusive ranges eS 0-144, rS 144-400, gS 400-1024, Normal 1024-2000 px², first match
 wins; larger objects, which no subset evaluates, in violet); SODA-D boxes flagged ``ignore`` are grey, ignore
 regions shaded. A legend in the corner gives the counts, so a split can be checked at a glance.
@@ -25,7 +27,10 @@ def parse_args(argv=None):
     from cfinet_rotated.cli import tool_parser
     doc = __doc__.split('\n\n')
     p = tool_parser('\n\n'.join(doc[:2]))
-    p.add_argument('ann', help='SODA-A annotation folder, or SODA-D COCO .json file')
+    p.add_argument('ann', help='SODA-A annotation folder, DOTA labelTxt or DIOR-R XML folder, or SODA-D COCO .json')
+    p.add_argument('--classes', default='auto',
+                   help='class list of DOTA / DIOR-R labels (dota1.0, dota1.5, dota2.0, dior, names separated by '
+                        'commas; auto: from the labels)')
     p.add_argument('--img-dir', help='image folder (default: the Images folder next to a SODA-A annotation '
                                      'folder; required for SODA-D)')
     p.add_argument('--out-dir', required=True, help='folder for the PNG files')
@@ -57,7 +62,7 @@ def main(argv=None):
     from cfinet_rotated.datasets.sodaa_io import AnnotationError
     from cfinet_rotated.visualization import GroundTruthSource, draw_ground_truth, size_subset_names
     try:
-        src = GroundTruthSource(args.ann)
+        src = GroundTruthSource(args.ann, classes=args.classes)
     except (ValueError, AnnotationError) as e:
         print(f'browse_dataset: error: {e}', file=sys.stderr)
         return 2
@@ -66,7 +71,8 @@ def main(argv=None):
         if src.kind == 'sodad':
             print('browse_dataset: error: --img-dir is required for a SODA-D COCO JSON', file=sys.stderr)
             return 2
-        img_dir = osp.join(osp.dirname(osp.abspath(args.ann.rstrip('/'))), 'Images')
+        img_dir = osp.join(osp.dirname(osp.abspath(args.ann.rstrip('/'))),
+                           'images' if src.kind == 'dota' else 'Images')
     if not osp.isdir(img_dir):
         print(f'browse_dataset: error: {img_dir}: image folder does not exist', file=sys.stderr)
         return 2
