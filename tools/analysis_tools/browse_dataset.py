@@ -7,13 +7,13 @@
         --img-dir data/sample_sodad/Images --out-dir work_dirs/browse_sodad
     python tools/analysis_tools/browse_dataset.py tests/data/real/dota/labelTxt --out-dir work_dirs/browse_dota
 
-ANN is a SODA-A annotation folder (one JSON per image or patch; images in ``--img-dir``, by default the
-``Images`` folder next to it), a DOTA ``labelTxt`` folder (images: ``images`` next to it; difficult objects grey)
-or a DIOR-R XML folder (``--img-dir`` needed), or a SODA-D COCO JSON (full images or the split's patch JSON).
-Every box is drawn in the colour of its size subset, by the evaluators' areas and ranges (``w * h`` of the le90
-box for SODA-A, DOTA and DIOR-R, the JSON ``area`` for SODA-D; inclusive ranges eS 0-144, rS 144-400,
-gS 400-1024, Normal 1024-2000 px², first match wins; larger objects, which no subset evaluates, in violet);
-SODA-D boxes flagged ``ignore`` are grey, ignore regions shaded. A legend in the corner gives the counts, so a split can be checked at a glance.
+ANN is a SODA-A annotation folder (one JSON per image or patch; images in ``--img-dir``, by default the ``Images``
+folder next to it), a DOTA ``labelTxt`` folder (images: ``images`` next to it; difficult objects grey) or a DIOR-R
+XML folder (``--img-dir`` needed), or a SODA-D COCO JSON (full images or the split's patch JSON). Every box is drawn
+in the colour of its size subset, by the evaluators' areas and ranges (``w * h`` of the le90 box for SODA-A, DOTA
+and DIOR-R, the JSON ``area`` for SODA-D; inclusive ranges eS 0-144, rS 144-400, gS 400-1024, Normal 1024-2000 px²,
+first match wins; larger objects, which no subset evaluates, in violet); SODA-D boxes flagged ``ignore`` are grey,
+ignore regions shaded. A legend in the corner gives the counts, so a split can be checked at a glance.
 """
 import os
 import os.path as osp
