@@ -84,14 +84,17 @@ class SRGenerator(BaseModule):
         """Steps 1-4: the (N, mid, rS, rS) map on the fine grid."""
         return self.hr_convs(self.upsample(self.blocks(self.head(z))))
 
-    def _fine_grid_mean(self, x: Tensor) -> Tensor:
-        """Steps 3 and 5 without the fine grid when nothing runs on it (no hr_convs, ``down='avg'``): the r x r
+    def _fine_grid_tail(self, x: Tensor) -> Tensor:
+        """Steps 3, 5 and 6 without the fine grid when nothing runs on it (no hr_convs, ``down='avg'``): the r x r
         average of ``ReLU(PixelShuffle(y))`` is the mean of ``ReLU(y)`` over each group of r^2 consecutive
-        channels (PixelShuffle puts channel ``c * r^2 + i * r + j`` at offset (i, j) of output channel c); the same
-        values without the pixel shuffle's and the pooling's copies (tests pin it to the fine-grid path)."""
-        y = F.relu(self.upsample[0](x))
-        n, _, h, w = y.shape
-        return y.view(n, -1, self.upscale ** 2, h, w).mean(2)
+        channels (PixelShuffle puts channel ``c * r^2 + i * r + j`` at offset (i, j) of output channel c), and the
+        1x1 tail after that mean is one 1x1 conv on ``ReLU(y)`` with the tail's weights repeated r^2 times over the
+        input channels and divided by r^2. The same values without the pixel shuffle, the pooling and their copies
+        (tests pin it to the fine-grid path)."""
+        r2 = self.upscale ** 2
+        y = F.relu(self.upsample[0](x), inplace=True)
+        weight = self.tail.weight.repeat_interleave(r2, dim=1) / r2
+        return F.conv2d(y, weight, self.tail.bias)
 
     def forward(self, z: Tensor) -> Tensor:
         """(N, C, S, S) -> (N, C, S, S), for any S (the r x r cells of the rS x rS map tile it exactly)."""
@@ -101,7 +104,7 @@ class SRGenerator(BaseModule):
         # (tools/analysis_tools/benchmark_speed.py --models recon); the values are the same
         x = z.contiguous(memory_format=torch.channels_last)
         if len(self.hr_convs) == 0 and isinstance(self.down, nn.AvgPool2d):
-            fine = self._fine_grid_mean(self.blocks(self.head(x)))
+            out = self._fine_grid_tail(self.blocks(self.head(x)))
         else:
-            fine = self.down(self.super_resolve(x))
-        return (x + self.tail(fine)).contiguous()
+            out = self.tail(self.down(self.super_resolve(x)))
+        return (x + out).contiguous()
