@@ -41,6 +41,31 @@ def _log_skips(name, where, skipped, bad_files):
                   f'({format_skips(skipped)})', logger='current', level=30)
 
 
+class _FileChecks:
+    """What one pass over the annotation files found: unusable files (``errors``, messages naming them) and the
+    polygons skipped by reason in ``skipped`` (``bad_files``: files with a skip)."""
+
+    def __init__(self):
+        self.errors, self.skipped, self.bad_files = [], Counter(), 0
+
+    def image_ok(self, ann_path, img_path):
+        problem = image_file_problem(img_path)
+        if problem is not None:
+            self.errors.append(f'{ann_path}: image {img_path} {problem}')
+        return problem is None
+
+    def count(self, ann):
+        if ann.skipped:
+            self.bad_files += 1
+            self.skipped.update(ann.skipped)
+
+    def finish(self, dataset, total, what, where):
+        """Raise for unusable files, else log the skips once and keep them in ``dataset.skipped``."""
+        _raise_errors(self.errors, total, what)
+        dataset.skipped = self.skipped
+        _log_skips(type(dataset).__name__, where, self.skipped, self.bad_files)
+
+
 def _instances(ann, diff_thr):
     return [dict(bbox=p, bbox_label=int(lbl), ignore_flag=int(d > diff_thr))
             for p, lbl, d in zip(ann.polys.tolist(), ann.labels.tolist(), ann.difficult.tolist())]
@@ -63,29 +88,23 @@ class DOTAPatchDataset(DOTADataset):
             return data_list
         files = list_files(self.ann_file, 'dota')
         classes = self.metainfo['classes']
-        data_list, errors, skipped, bad_files = [], [], Counter(), 0
+        data_list, checks = [], _FileChecks()
         for path in files:
             try:
                 ann = load_dota(path, classes)
             except AnnotationError as e:
-                errors.append(str(e))
+                checks.errors.append(str(e))
                 continue
             img_id = path.stem
             img_path = osp.join(self.data_prefix['img_path'], f'{img_id}.{self.img_suffix}')
-            problem = image_file_problem(img_path)
-            if problem is not None:
-                errors.append(f'{path}: image {img_path} {problem}')
+            if not checks.image_ok(path, img_path):
                 continue
-            if ann.skipped:
-                bad_files += 1
-                skipped.update(ann.skipped)
+            checks.count(ann)
             ori_id, x_start, y_start = _patch_origin(img_id, {})
             data_list.append(dict(img_path=img_path, file_name=osp.basename(img_path), img_id=img_id,
                                   ori_id=ori_id, x_start=x_start, y_start=y_start, gsd=ann.meta.get('gsd'),
                                   instances=_instances(ann, self.diff_thr)))
-        _raise_errors(errors, len(files), f'DOTA label files in {self.ann_file}')
-        self.skipped = skipped
-        _log_skips(type(self).__name__, self.ann_file, skipped, bad_files)
+        checks.finish(self, len(files), f'DOTA label files in {self.ann_file}', self.ann_file)
         return data_list
 
 
@@ -108,30 +127,24 @@ class DIORRDataset(DIORDataset):
             paths = [osp.join(ann_dir, f'{i}.xml') for i in ids]
         else:
             paths = [str(p) for p in list_files(ann_dir, 'dior')]
-        data_list, errors, skipped, bad_files = [], [], Counter(), 0
+        data_list, checks = [], _FileChecks()
         for path in paths:
             if not osp.isfile(path):
-                errors.append(f'{path}: annotation file does not exist (listed in {self.ann_file})')
+                checks.errors.append(f'{path}: annotation file does not exist (listed in {self.ann_file})')
                 continue
             try:
                 ann = load_dior(path, classes)
             except AnnotationError as e:
-                errors.append(str(e))
+                checks.errors.append(str(e))
                 continue
             img_id = osp.splitext(osp.basename(path))[0]
             img_path = osp.join(self.data_prefix['img_path'], ann.meta.get('filename', f'{img_id}.jpg'))
-            problem = image_file_problem(img_path)
-            if problem is not None:
-                errors.append(f'{path}: image {img_path} {problem}')
+            if not checks.image_ok(path, img_path):
                 continue
-            if ann.skipped:
-                bad_files += 1
-                skipped.update(ann.skipped)
+            checks.count(ann)
             data_list.append(dict(img_path=img_path, file_name=osp.basename(img_path), img_id=img_id,
                                   ori_id=img_id, x_start=0, y_start=0, xml_path=path,
                                   height=ann.meta.get('height'), width=ann.meta.get('width'),
                                   instances=_instances(ann, self.diff_thr)))
-        _raise_errors(errors, len(paths), f'DIOR-R annotation files in {ann_dir}')
-        self.skipped = skipped
-        _log_skips(type(self).__name__, ann_dir, skipped, bad_files)
+        checks.finish(self, len(paths), f'DIOR-R annotation files in {ann_dir}', ann_dir)
         return data_list

@@ -92,6 +92,21 @@ def _annotation(path, polys, labels, difficult, skipped, meta, entries):
     return ann
 
 
+def _checked_polygon(parse, parse_failure, skipped, min_area):
+    """``parse()``'s 8 coordinates if they make a usable polygon, else None with the reason counted in ``skipped``
+    (``parse_failure`` when ``parse`` raises, else :func:`check_polygon`'s)."""
+    try:
+        coords = parse()
+    except (TypeError, ValueError):
+        skipped[parse_failure] += 1
+        return None
+    reason = check_polygon(coords, min_area=min_area)
+    if reason is not None:
+        skipped[reason] += 1
+        return None
+    return coords
+
+
 def _read_text(path):
     try:
         with open(path, encoding='utf-8') as f:
@@ -141,14 +156,8 @@ def load_dota(path, classes=DOTA_CLASSES['1.0'], min_area=1.0):
         name = parts[8].lower()
         if name not in index:
             raise _unknown(path, f':{lineno}', parts[8], classes)
-        try:
-            coords = [float(v) for v in parts[:8]]
-        except ValueError:
-            skipped['non-finite'] += 1
-            continue
-        reason = check_polygon(coords, min_area=min_area)
-        if reason is not None:
-            skipped[reason] += 1
+        coords = _checked_polygon(lambda: [float(v) for v in parts[:8]], 'non-finite', skipped, min_area)
+        if coords is None:
             continue
         diff = 0
         if len(parts) > 9:
@@ -201,14 +210,9 @@ def load_dior(path, classes=DIOR_CLASSES, min_area=1.0):
         if box is None:
             skipped['wrong length'] += 1  # a horizontal-only <bndbox> object has no oriented box
             continue
-        try:
-            coords = [float(box.findtext(k)) for k in DIOR_CORNERS]
-        except (TypeError, ValueError):
-            skipped['wrong length'] += 1
-            continue
-        reason = check_polygon(coords, min_area=min_area)
-        if reason is not None:
-            skipped[reason] += 1
+        coords = _checked_polygon(lambda: [float(box.findtext(k)) for k in DIOR_CORNERS], 'wrong length', skipped,
+                                  min_area)
+        if coords is None:
             continue
         try:
             diff = int(float(obj.findtext('difficult') or 0))
