@@ -40,6 +40,8 @@ def parse_args(argv=None):
                    help='file format of the memory image (jpg: decoded once; bmp, npy: memory-mapped; tif: a tiled, '
                         'DEFLATE-compressed GeoTIFF with a CRS, read window by window with rasterio)')
     p.add_argument('--memory-only', action='store_true', help='skip the timing part, only the --big memory run')
+    p.add_argument('--read-only', action='store_true',
+                   help='in the --big run only read the windows (no model): the reader\'s own peak memory')
     p.add_argument('--rounds', type=int, default=3, help='timed rounds per model (median)')
     p.add_argument('--batch-size', type=int, default=4, help='windows per forward pass')
     p.add_argument('--score-thr', type=float, default=0.3,
@@ -101,11 +103,23 @@ def _options(score_thr):
 
 
 def child(config, image, batch_size, score_thr):
-    """Run CFINet on ``image`` in this process; print a JSON line with the time and peak memory."""
+    """Run CFINet on ``image`` in this process (``config`` 'read-only': only read its 800 px windows, overlap 150);
+    print a JSON line with the time and peak memory."""
     import torch
 
     from cfinet_rotated.apis import PatchReader, detect_large_image, init_detector
     torch.set_num_threads(max(1, int(os.environ.get('OMP_NUM_THREADS', '1'))))
+    if config == 'read-only':
+        before, t0 = peak_mb(), time.time()
+        reader = PatchReader(image)
+        n = 0
+        for y in range(0, reader.height, 650):
+            for x in range(0, reader.width, 650):
+                reader.read((x, y, x + 800, y + 800))
+                n += 1
+        print(json.dumps(dict(seconds=time.time() - t0, peak_mb=peak_mb(), peak_mb_before_image=before,
+                              mode=reader.mode, windows=n, dets=0)))
+        return
     model = init_detector(config, None, device='cpu', cfg_options=_options(score_thr))
     before = peak_mb()
     t0 = time.time()
@@ -154,14 +168,16 @@ def main(argv=None):
         if args.big > 0:
             big = make_scene(osp.join(work, f'scene_{args.big}.{args.big_format}'), args.big)
             print(f'{args.big}x{args.big} {args.big_format} written ({osp.getsize(big) / 2**20:.0f} MB); running '
-                  f'CFINet on it in a fresh process', flush=True)
+                  f'{"reading its windows" if args.read_only else "CFINet on it"} in a fresh process', flush=True)
             env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get('PYTHONPATH')])))
-            cmd = [sys.executable, osp.abspath(__file__), '--child', args.cfinet, big,
+            what = 'read-only' if args.read_only else args.cfinet
+            cmd = [sys.executable, osp.abspath(__file__), '--child', what, big,
                    '--batch-size', str(args.batch_size), '--score-thr', str(args.score_thr)]
             out = subprocess.run(cmd, cwd=ROOT, env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
             info = json.loads(out.strip().splitlines()[-1])
             peak = info['peak_mb']
-            print(f'cfinet    {args.big}x{args.big} ({info["windows"]} windows, image {info["mode"]}): '
+            label = 'read-only' if args.read_only else 'cfinet   '
+            print(f'{label} {args.big}x{args.big} ({info["windows"]} windows, image {info["mode"]}): '
                   f'{info["seconds"]:.1f} s, {info["seconds"] / (args.big ** 2 / 1e6):.3f} s/MPix, '
                   f'peak RSS {peak:.0f} MB ({info["peak_mb_before_image"]:.0f} MB before reading the image; '
                   f'target < 4096)')
