@@ -59,7 +59,12 @@ GXX_MAJOR="$(g++ -dumpversion | cut -d. -f1)"
 # ---- virtual environment ---------------------------------------------------------------------------
 [ -x "$VENV/bin/python" ] || { say "creating $VENV"; "$PY" -m venv "$VENV"; }
 VPY="$VENV/bin/python"
-PIP=("$VPY" -m pip --disable-pip-version-check)
+PIP_RAW=("$VPY" -m pip --disable-pip-version-check)
+# pip without the mirror's noise: "WARNING: Location '...' is ignored" lines come from index entries of the machine's
+# pip configuration that its package mirror does not have (nothing is wrong with the install); the exit status is
+# pip's, every other line is kept
+pip_quiet() { "${PIP_RAW[@]}" "$@" 2> >(grep -v "^WARNING: Location '.*' is ignored" >&2); }
+PIP=(pip_quiet)
 "${PIP[@]}" install -q --upgrade pip 'setuptools>=77,<82' wheel
 
 say "installing torch $TORCH_VER + torchvision $TV_VER"
@@ -95,7 +100,7 @@ else
     # torch >= 2.13 headers need C++20; mmcv 2.1.0 forces -std=c++17 (open-mmlab/mmcv#3341).
     sed -i 's/-std=c++17/-std=c++20/g' "$TMP/mmcv-$MMCV_VER/setup.py"
     ( cd "$TMP/mmcv-$MMCV_VER" && MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-2}" \
-        "${HIDE_GPU[@]}" "${PIP[@]}" wheel -q --no-deps --no-build-isolation . -w "$TMP/wheel" )
+        "${HIDE_GPU[@]}" "${PIP_RAW[@]}" wheel -q --no-deps --no-build-isolation . -w "$TMP/wheel" )
     mkdir -p "$WDIR"
     mv "$TMP"/wheel/mmcv-*.whl "$WDIR/"
     WHEEL="$(ls "$WDIR"/mmcv-*.whl | head -n1)"
