@@ -99,9 +99,14 @@ else
     tar -xzf "$TMP"/mmcv-"$MMCV_VER".tar.gz -C "$TMP"
     # torch >= 2.13 headers need C++20; mmcv 2.1.0 forces -std=c++17 (open-mmlab/mmcv#3341).
     sed -i 's/-std=c++17/-std=c++20/g' "$TMP/mmcv-$MMCV_VER/setup.py"
-    ( cd "$TMP/mmcv-$MMCV_VER" && MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-2}" \
-        "${HIDE_GPU[@]}" "${PIP_RAW[@]}" wheel -q --no-deps --no-build-isolation . -w "$TMP/wheel" )
+    # the build's own output (setuptools deprecation notices, compiler lines) goes to a log next to the wheel
+    # cache; its last lines are shown when the build fails
     mkdir -p "$WDIR"
+    BUILD_LOG="$WDIR/build.log"
+    say "  build log: $BUILD_LOG"
+    ( cd "$TMP/mmcv-$MMCV_VER" && MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-2}" \
+        "${HIDE_GPU[@]}" "${PIP_RAW[@]}" wheel -q --no-deps --no-build-isolation . -w "$TMP/wheel" ) \
+        >"$BUILD_LOG" 2>&1 || { tail -n 40 "$BUILD_LOG" >&2; die "building mmcv $MMCV_VER failed (full log: $BUILD_LOG)"; }
     mv "$TMP"/wheel/mmcv-*.whl "$WDIR/"
     WHEEL="$(ls "$WDIR"/mmcv-*.whl | head -n1)"
   else
