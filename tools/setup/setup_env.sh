@@ -65,6 +65,14 @@ PIP_RAW=("$VPY" -m pip --disable-pip-version-check)
 # pip's, every other line is kept
 pip_quiet() { "${PIP_RAW[@]}" "$@" 2> >(grep -v "^WARNING: Location '.*' is ignored" >&2); }
 PIP=(pip_quiet)
+# source builds (mmcv's sdist, dotadevkit, this package) print setuptools' deprecation notices and compiler lines
+# through pip: they go to a log (the last 40 lines shown when a step fails)
+SETUP_LOG="$VENV/setup-build.log"
+: >"$SETUP_LOG"
+pip_logged() {
+  echo "+ pip $*" >>"$SETUP_LOG"
+  "${PIP_RAW[@]}" "$@" >>"$SETUP_LOG" 2>&1 || { tail -n 40 "$SETUP_LOG" >&2; return 1; }
+}
 "${PIP[@]}" install -q --upgrade pip 'setuptools>=77,<82' wheel
 
 say "installing torch $TORCH_VER + torchvision $TV_VER"
@@ -80,7 +88,7 @@ else
   WDIR="$CACHE/$KEY"
   WHEEL="$(ls "$WDIR"/mmcv-*.whl 2>/dev/null | head -n1 || true)"
   if [ -z "$WHEEL" ]; then
-    HIDE_GPU=()
+
     if [ "$FLAVOUR" = cuda ]; then
       export FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="$BUILD_ARCH_LIST" CUDA_HOME="${CUDA_HOME:-$BUILD_CUDA_HOME}"
       # torch's headers include cuSPARSE/cuBLAS headers, which an nvcc-only toolkit lacks; torch's own nvidia-*
@@ -91,22 +99,21 @@ else
       say "  about 1 CPU-hour per architecture (58 .cu files, ~50 s each); MAX_JOBS=${MAX_JOBS:-2} (raise it on a big node)"
     else
       # mmcv's setup.py also compiles CUDA when torch sees a GPU: hide it from the CPU-only build
-      export FORCE_CUDA=0; HIDE_GPU=(env CUDA_VISIBLE_DEVICES=)
+      export FORCE_CUDA=0
       say "building mmcv $MMCV_VER (cpu ops; $REASON) from source: 12-17 minutes on 2 cores, once per machine"
     fi
     TMP="$(mktemp -d)"; trap 'rm -rf "$TMP"' EXIT
-    "${PIP[@]}" download -q --no-deps --no-build-isolation --no-binary :all: "mmcv==$MMCV_VER" -d "$TMP"
+    pip_logged download -q --no-deps --no-build-isolation --no-binary :all: "mmcv==$MMCV_VER" -d "$TMP" \
+      || die "downloading mmcv $MMCV_VER's source failed (log: $SETUP_LOG)"
     tar -xzf "$TMP"/mmcv-"$MMCV_VER".tar.gz -C "$TMP"
     # torch >= 2.13 headers need C++20; mmcv 2.1.0 forces -std=c++17 (open-mmlab/mmcv#3341).
     sed -i 's/-std=c++17/-std=c++20/g' "$TMP/mmcv-$MMCV_VER/setup.py"
-    # the build's own output (setuptools deprecation notices, compiler lines) goes to a log next to the wheel
-    # cache; its last lines are shown when the build fails
+    say "  build log: $SETUP_LOG"
+    ( cd "$TMP/mmcv-$MMCV_VER" && export MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-2}" && \
+        if [ "$FLAVOUR" = cuda ]; then pip_logged wheel -q --no-deps --no-build-isolation . -w "$TMP/wheel"; \
+        else CUDA_VISIBLE_DEVICES= pip_logged wheel -q --no-deps --no-build-isolation . -w "$TMP/wheel"; fi ) \
+      || die "building mmcv $MMCV_VER failed (full log: $SETUP_LOG)"
     mkdir -p "$WDIR"
-    BUILD_LOG="$WDIR/build.log"
-    say "  build log: $BUILD_LOG"
-    ( cd "$TMP/mmcv-$MMCV_VER" && MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-2}" \
-        "${HIDE_GPU[@]}" "${PIP_RAW[@]}" wheel -q --no-deps --no-build-isolation . -w "$TMP/wheel" ) \
-        >"$BUILD_LOG" 2>&1 || { tail -n 40 "$BUILD_LOG" >&2; die "building mmcv $MMCV_VER failed (full log: $BUILD_LOG)"; }
     mv "$TMP"/wheel/mmcv-*.whl "$WDIR/"
     WHEEL="$(ls "$WDIR"/mmcv-*.whl | head -n1)"
   else
@@ -122,8 +129,8 @@ say "installing requirements/stack.txt, requirements/optional.txt and requiremen
 # opencv_contrib_python would clash with opencv-python-headless.
 if ! "$VPY" -c 'from dotadevkit.polyiou import polyiou' >/dev/null 2>&1; then
   say "installing dotadevkit 1.3.0 (small SWIG extension)"
-  "${PIP[@]}" install -q swig
-  "${PIP[@]}" install -q --no-deps --no-build-isolation --no-binary dotadevkit "dotadevkit==1.3.0" \
+  pip_logged install -q swig
+  pip_logged install -q --no-deps --no-build-isolation --no-binary dotadevkit "dotadevkit==1.3.0" \
     || say "WARNING: dotadevkit did not build; the tests that cross-check against it will be skipped"
 fi
 
@@ -134,7 +141,7 @@ fi
   --py "$PYV" || die "see above"
 
 say "installing cfinet_rotated (editable)"
-"${PIP[@]}" install -q --no-deps --no-build-isolation -e .
+pip_logged install -q --no-deps --no-build-isolation -e . || die "installing cfinet_rotated failed (log: $SETUP_LOG)"
 
 "$VPY" - <<'PY'
 import torch, torchvision, mmcv, mmcv.ops, mmengine, mmdet, mmrotate, cfinet_rotated
