@@ -59,6 +59,28 @@ def apply_tensorboard(cfg):
     return True
 
 
+def apply_grad_accumulation(cfg, counts=None):
+    """Gradient accumulation: one optimizer step every ``counts`` iterations, MMEngine's
+    ``optim_wrapper.accumulative_counts`` (each iteration's loss divided by ``counts``), so that fewer GPUs reach
+    the reference batch: 1 GPU x 2 images x ``counts=2`` steps as 4 images per step.
+
+    ``counts``: ``tools/train.py --accumulate``; None keeps the config's own ``accumulative_counts`` (1 if unset).
+    MMEngine's ``auto_scale_lr`` scales the lr by GPUs x ``batch_size`` / ``base_batch_size`` and does not count the
+    accumulated iterations, so ``base_batch_size`` is divided by ``counts``: the lr follows the effective batch
+    GPUs x ``batch_size`` x ``counts``. Returns the counts in effect.
+    """
+    if counts is None:
+        counts = int(cfg.optim_wrapper.get('accumulative_counts', 1))
+    if counts < 1:
+        raise ValueError(f'gradient accumulation: counts must be >= 1, got {counts}')
+    if counts == 1:
+        return 1
+    cfg.optim_wrapper.accumulative_counts = counts
+    if 'base_batch_size' in (cfg.get('auto_scale_lr') or {}):
+        cfg.auto_scale_lr.base_batch_size = cfg.auto_scale_lr.base_batch_size / counts
+    return counts
+
+
 def run_preflight(cfg, mode, config):
     """:func:`cfinet_rotated.preflight.preflight`; its errors end the program with their message (no traceback)."""
     from .ops_check import OpsDeviceError

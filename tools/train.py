@@ -3,6 +3,7 @@
     python tools/train.py configs/cfinet/rotated-faster-rcnn_r50_fpn_cfinet_1x_sodaa.py --auto-scale-lr
     SODAA_ROOT=/scratch/SODA-A python tools/train.py CONFIG --work-dir work_dirs/run1 --cfg-options tensorboard=True
     python tools/train.py CONFIG --work-dir work_dirs/run1 --resume          # from the latest checkpoint there
+    python tools/train.py CONFIG --accumulate 2 --cfg-options train_dataloader.batch_size=2   # 4 images per step
 
 Several GPUs: tools/dist_train.sh (torchrun) or tools/slurm_train.sh (README, "Commands").
 
@@ -18,6 +19,7 @@ from cfinet_rotated.cli import tool_parser
 from cfinet_rotated.engine import NonFiniteError
 from cfinet_rotated.utils import (
     CheckpointError,
+    apply_grad_accumulation,
     build_runner,
     check_runner_checkpoint,
     finish_distributed,
@@ -35,6 +37,10 @@ def parse_args():
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr linearly by the total batch size (GPUs x images per GPU) '
                         'relative to the config\'s auto_scale_lr.base_batch_size')
+    parser.add_argument('--accumulate', type=int, default=None, metavar='K',
+                        help='gradient accumulation: one optimizer step every K iterations (the effective batch is '
+                        'GPUs x images per GPU x K; auto_scale_lr counts it); default: the config\'s '
+                        'optim_wrapper.accumulative_counts, else 1')
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from CKPT, or from the latest checkpoint in the work dir when no CKPT is given')
@@ -54,6 +60,7 @@ def main():
         else:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
+    apply_grad_accumulation(cfg, args.accumulate)
     if args.auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
             raise RuntimeError(f'{args.config}: --auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
