@@ -54,8 +54,7 @@ class _Line(BaseModel):
 
 
 def _train(tmp_path, name, batch_size, counts):
-    cfg = Config(dict(optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
-                      auto_scale_lr=dict(enable=True, base_batch_size=4)))
+    cfg = _cfg()
     apply_grad_accumulation(cfg, counts)
     runner = Runner(model=_Line(), work_dir=str(tmp_path / name),
                     train_dataloader=dict(dataset=_Points(), batch_size=batch_size, num_workers=0,

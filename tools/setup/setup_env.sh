@@ -88,7 +88,6 @@ else
   WDIR="$CACHE/$KEY"
   WHEEL="$(ls "$WDIR"/mmcv-*.whl 2>/dev/null | head -n1 || true)"
   if [ -z "$WHEEL" ]; then
-
     if [ "$FLAVOUR" = cuda ]; then
       export FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="$BUILD_ARCH_LIST" CUDA_HOME="${CUDA_HOME:-$BUILD_CUDA_HOME}"
       # torch's headers include cuSPARSE/cuBLAS headers, which an nvcc-only toolkit lacks; torch's own nvidia-*
@@ -98,7 +97,7 @@ else
       say "building mmcv $MMCV_VER with CUDA ops ($REASON; TORCH_CUDA_ARCH_LIST=$BUILD_ARCH_LIST) from source:"
       say "  about 1 CPU-hour per architecture (58 .cu files, ~50 s each); MAX_JOBS=${MAX_JOBS:-2} (raise it on a big node)"
     else
-      # mmcv's setup.py also compiles CUDA when torch sees a GPU: hide it from the CPU-only build
+      # mmcv's setup.py also compiles CUDA when torch sees a GPU: the CPU-only build hides it (below)
       export FORCE_CUDA=0
       say "building mmcv $MMCV_VER (cpu ops; $REASON) from source: 12-17 minutes on 2 cores, once per machine"
     fi
@@ -110,8 +109,8 @@ else
     sed -i 's/-std=c++17/-std=c++20/g' "$TMP/mmcv-$MMCV_VER/setup.py"
     say "  build log: $SETUP_LOG"
     ( cd "$TMP/mmcv-$MMCV_VER" && export MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-2}" && \
-        if [ "$FLAVOUR" = cuda ]; then pip_logged wheel -q --no-deps --no-build-isolation . -w "$TMP/wheel"; \
-        else CUDA_VISIBLE_DEVICES= pip_logged wheel -q --no-deps --no-build-isolation . -w "$TMP/wheel"; fi ) \
+        { [ "$FLAVOUR" = cuda ] || export CUDA_VISIBLE_DEVICES=; } && \
+        pip_logged wheel -q --no-deps --no-build-isolation . -w "$TMP/wheel" ) \
       || die "building mmcv $MMCV_VER failed (full log: $SETUP_LOG)"
     mkdir -p "$WDIR"
     mv "$TMP"/wheel/mmcv-*.whl "$WDIR/"
