@@ -81,6 +81,41 @@ def apply_grad_accumulation(cfg, counts=None):
     return counts
 
 
+def apply_tta(cfg, scales):
+    """Multi-scale test-time inference (small-object lever 5, issue 23): the test pipeline's ``Resize`` becomes
+    MMCV's ``TestTimeAug`` over that Resize at each factor of ``scales`` (``tools/test.py --tta 1 1.5``: the patch
+    at its test scale and upscaled 1.5x), and the model is wrapped in ``cfg.tta_model`` (default
+    :class:`RotatedTTAModel`: class-wise NMS of the views, ``nms_rotated`` for rotated models, IoU 0.5, as many
+    boxes as the model's ``test_cfg.rcnn.max_per_img``). The transforms after the Resize run on every view.
+    """
+    scales = [float(s) for s in scales]
+    if not scales or min(scales) <= 0:
+        raise ValueError(f'--tta: scale factors must be > 0, got {scales}')
+    dataset = cfg.test_dataloader.dataset
+    while 'dataset' in dataset:  # dataset wrappers
+        dataset = dataset.dataset
+    pipeline = list(dataset.pipeline)
+    at = [i for i, t in enumerate(pipeline) if str(t.get('type', '')).split('.')[-1] == 'Resize']
+    if len(at) != 1:
+        raise ValueError(f'--tta: the test pipeline needs exactly one Resize to scale, found {len(at)}')
+    resize = pipeline[at[0]]
+    if 'scale' not in resize:
+        raise ValueError('--tta: the test pipeline\'s Resize has no fixed scale to multiply')
+    w, h = resize['scale']
+    views = [dict(resize, scale=(round(w * s), round(h * s))) for s in scales]
+    dataset.pipeline = pipeline[:at[0]] + [dict(type='TestTimeAug', transforms=[views] + [[t] for t in
+                                                                                       pipeline[at[0] + 1:]])]
+    rcnn = (cfg.model.get('test_cfg') or {}).get('rcnn') or {}
+    rotated = cfg.model.roi_head.bbox_head.get('predict_box_type', 'hbox') == 'rbox'
+    tta = dict(type='RotatedTTAModel', tta_cfg=dict(
+        nms=dict(type='nms_rotated' if rotated else 'nms', iou_threshold=0.5),
+        max_per_img=rcnn.get('max_per_img', 2000)))
+    tta.update(cfg.get('tta_model') or {})
+    tta['module'] = cfg.model
+    cfg.model = tta
+    return scales
+
+
 def run_preflight(cfg, mode, config):
     """:func:`cfinet_rotated.preflight.preflight`; its errors end the program with their message (no traceback)."""
     from .ops_check import OpsDeviceError
@@ -251,5 +286,8 @@ def check_runner_checkpoint(runner, cfg, purpose):
                 raise CheckpointError(f'{path}: named by {last} for --resume, but the file does not exist')
     if path is None:
         return None
+    from mmengine.model import BaseTTAModel
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    if isinstance(model, BaseTTAModel):  # tools/test.py --tta: the detector inside
+        model = model.module
     return check_checkpoint(path, model, purpose)

@@ -59,6 +59,9 @@ def parse_args(argv=None):
     p.add_argument('--patch', type=int, default=800, help='window size in px (as the training split)')
     p.add_argument('--overlap', type=int, default=150, help='overlap of neighbouring windows in px')
     p.add_argument('--batch-size', type=int, default=4, help='windows per forward pass')
+    p.add_argument('--scales', type=float, nargs='+', default=[1.0],
+                   help='test every window at these factors of the test scale, e.g. 1 1.5 (upscaled inference for '
+                        'small objects; views merged by the class-wise NMS; cost: sum of the squared factors)')
     p.add_argument('--nms-iou-thr', type=float, default=0.5,
                    help='IoU of the class-wise merge NMS (as the evaluation); <= 0 keeps every detection')
     p.add_argument('--show-max-side', type=int, default=6000,
@@ -151,7 +154,7 @@ def main(argv=None):
         try:
             reader = PatchReader(path)
             result = detect_large_image(model, reader, args.patch, args.overlap, args.batch_size, nms,
-                                        args.save_thr)
+                                        args.save_thr, scales=args.scales)
         except (ValueError, FileNotFoundError, OSError) as e:
             failed.append(f'{path}: {e}')
             bar.update()

@@ -18,6 +18,7 @@ from mmdet.evaluation import DumpDetResults
 from cfinet_rotated.cli import tool_parser
 from cfinet_rotated.utils import (
     CheckpointError,
+    apply_tta,
     build_runner,
     check_runner_checkpoint,
     finish_distributed,
@@ -37,6 +38,9 @@ def parse_args():
     parser.add_argument('--show', action='store_true', help='show the predictions')
     parser.add_argument('--show-dir', help='save images with drawn predictions to this folder')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of --show (s)')
+    parser.add_argument('--tta', type=float, nargs='+', metavar='SCALE',
+                        help='multi-scale test: each patch at these factors of the test scale (e.g. 1 1.5), views '
+                             'merged by class-wise (rotated) NMS (RotatedTTAModel; configs/levers/README.md)')
     return parse_args_with_common(parser)
 
 
@@ -44,6 +48,11 @@ def main():
     args = parse_args()
     cfg = load_config(args)
     cfg.load_from = args.checkpoint
+    if args.tta:
+        try:
+            apply_tta(cfg, args.tta)
+        except ValueError as e:
+            raise SystemExit(f'test.py: error: {e}') from None
 
     if args.show or args.show_dir:
         vis = cfg.default_hooks.get('visualization')

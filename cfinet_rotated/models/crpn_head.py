@@ -171,17 +171,28 @@ class CoarseToFineRPNHead(CascadeRPNHead):
             for a narrower FPN changes two numbers, not the stage list).
         deform_conv_impl (str, optional): if given, the ``deform_conv_impl`` of every stage that does not set it
             (``'auto'``: fast PyTorch path on CPU, mmcv's kernel on CUDA; ``'mmcv'``: mmcv's kernel everywhere).
+        loss_cls (dict, optional): if given, replaces the ``loss_cls`` of every stage that classifies (as
+            ``RPNHead``'s argument; e.g. the focal-loss lever of configs/_base_/levers.py); its weight is still
+            ``alpha2``.
+        anchor_generator (dict, optional): if given, merged into every stage's ``anchor_generator`` (e.g. the
+            scales / ratios that ``analyze_anchors.py --propose`` writes; CRPN needs one anchor per location).
     """
 
     def __init__(self, stages: List[dict], train_cfg=None, test_cfg=None, num_classes: int = 1, num_stages: int = 2,
                  alpha1: float = 9.0, alpha2: float = 0.9, in_channels: int = 256, feat_channels: int = 256,
-                 deform_conv_impl: Optional[str] = None, init_cfg=None) -> None:
+                 deform_conv_impl: Optional[str] = None, loss_cls: Optional[dict] = None,
+                 anchor_generator: Optional[dict] = None, init_cfg=None) -> None:
         stages = copy.deepcopy(list(stages))
         for stage in stages:
             stage.setdefault('in_channels', in_channels)
             stage.setdefault('feat_channels', feat_channels)
             if deform_conv_impl is not None:
                 stage.setdefault('deform_conv_impl', deform_conv_impl)
+            if loss_cls is not None and stage.get('with_cls', True):
+                stage['loss_cls'] = copy.deepcopy(dict(loss_cls))
+            if anchor_generator is not None:
+                stage['anchor_generator'] = dict(stage.get('anchor_generator') or {}, **copy.deepcopy(
+                    dict(anchor_generator)))
         self.alpha1, self.alpha2 = alpha1, alpha2
         super().__init__(num_classes=num_classes, num_stages=num_stages, stages=stages, train_cfg=train_cfg,
                          test_cfg=test_cfg, init_cfg=init_cfg)

@@ -50,6 +50,21 @@ def test_test_tool_prints_metrics_and_saves_predictions(trained, sample_split):
     assert r['pred_instances']['bboxes'].shape[-1] == 5  # rotated boxes (cx, cy, w, h, angle)
 
 
+def test_test_tool_multi_scale_tta(trained, sample_split):
+    """tools/test.py --tta 1 1.5 (small-object lever 5): the checkpoint loads into the detector inside
+    RotatedTTAModel, both views run per patch, the merged predictions are rotated and evaluated."""
+    out = trained / 'results_tta.pkl'
+    proc = run_tool('tools/test.py', TINY, trained / 'iter_12.pth', '--work-dir', trained / 'tta', '--out', out,
+                    '--tta', '1', '1.5', '--cfg-options', *data_options(sample_split))
+    assert 'sodaa/AP_eS' in proc.stdout, proc.stdout[-3000:]
+    with open(out, 'rb') as f:
+        results = pickle.load(f)
+    assert len(results) == len(sorted((sample_split / 'Annotations').glob('*.json')))
+    assert results[0]['pred_instances']['bboxes'].shape[-1] == 5
+    bad = run_tool('tools/test.py', TINY, trained / 'iter_12.pth', '--tta', '0', check=False)
+    assert bad.returncode != 0 and 'scale factors must be > 0' in bad.stdout
+
+
 def test_resume_under_weights_only_default(trained, sample_split):
     # iter_6.pth holds the message hub's HistoryBuffers and numpy scalars: torch >= 2.6 refuses them by
     # default; train.py allow-lists exactly those classes.

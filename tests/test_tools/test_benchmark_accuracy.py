@@ -1,6 +1,7 @@
 """tools/analysis_tools/benchmark_accuracy.py without training: argument checks, the warm-start filter and the
 summary."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -113,15 +114,42 @@ def test_paired_differences_and_fi_plot(tmp_path, capsys):
                      iters_with_exemplars=1.0, anchors_with_pos_share=0.2, iq_p90_mean=0.3, iq_max_mean=0.5)
                 for s, v in enumerate((0.2, 0.2, 0.5))]
     paired = ba.paired_differences(args, results, 'crpn')
-    (n, cells), = paired.values()
-    assert n == 3 and cells[1][0] == pytest.approx(0.1) and cells[1][1] == pytest.approx(0.1)  # d = .1 0 .2
+    (ref, n, cells), = paired.values()
+    assert ref == 'crpn' and n == 3  # d = .1 0 .2
+    assert cells[1][0] == pytest.approx(0.1) and cells[1][1] == pytest.approx(0.1)
     ba.summarize(args, results)
     out = capsys.readouterr().out
-    assert '| CFINet | 3 | +0.000 +- 0.000 | +0.100 +- 0.100 |' in out
+    assert '| CFINet | CRPN only | 3 | +0.000 +- 0.000 | +0.100 +- 0.100 |' in out
     assert 'anchors with positives 0.200' in out
     assert out.strip().splitlines()[-1] == 'fi_protocol: ap_es_crpn=0.2000 ap_es_cfinet=0.3000 std_ap_es=0.1732'
     ba.plot_fi(args, results, str(plot))
     assert plot.is_file() and plot.stat().st_size > 10_000
+
+
+def test_lever_models_pair_with_their_own_model():
+    """Issue 23: every lever model has a config on disk; a lever or test view is paired with the model it modifies
+    (hand-computed), the others with the protocol's reference; a test view names its source and test.py options."""
+    ba = load_tool('tools/analysis_tools/benchmark_accuracy.py')
+    configs = ba.PIPELINES['rotated-faster-rcnn']['configs']
+    for m in ('baseline', 'cfinet'):
+        for v in list(ba.LEVERS) + list(ba.TEST_VIEWS):
+            if (m, v) != ('cfinet', 'anchors'):
+                assert (ROOT / configs[f'{m}-{v}']).is_file() and f'{m}-{v}' in ba.MODEL_NAMES
+    assert configs['cfinet-tta'] == configs['cfinet']
+    assert ba.test_view('cfinet-tta') == ('cfinet', ['--tta', '1', '1.5'])
+    assert ba.test_view('cfinet-focal') is None and ba.lever_base('cfinet-focal') == 'cfinet'
+    assert ba.lever_base('cfinet-small-anchors') is None and ba.lever_base('recon-no-adv') is None
+    args = ba.parse_args(['--recon-protocol', '--models', 'baseline', 'cfinet', 'cfinet-focal', 'baseline-tta',
+                          '--seeds', '0', '1'])
+    row = dict(AP=0.3, AR_eS=0.4, AR=0.5)
+    results = [dict(row, model=m, seed=s, AP_eS=v) for m, vals in
+               (('baseline', (0.10, 0.20)), ('cfinet', (0.30, 0.30)), ('cfinet-focal', (0.40, 0.20)),
+                ('baseline-tta', (0.15, 0.30))) for s, v in enumerate(vals)]
+    paired = ba.paired_differences(args, results, 'baseline')
+    assert paired['cfinet'][0] == 'baseline' and paired['cfinet'][2][1][0] == pytest.approx(0.15)
+    assert paired['cfinet-focal'][0] == 'cfinet' and paired['cfinet-focal'][2][1][0] == pytest.approx(0.0)
+    assert paired['cfinet-focal'][2][1][1] == pytest.approx(np.std([0.1, -0.1], ddof=1))
+    assert paired['baseline-tta'][0] == 'baseline' and paired['baseline-tta'][2][1][0] == pytest.approx(0.075)
 
 
 def test_recon_protocol_defaults_models_and_warm_start(tmp_path, capsys):
@@ -157,5 +185,5 @@ def test_recon_protocol_defaults_models_and_warm_start(tmp_path, capsys):
     results += [dict(model='recon', seed=s, AP=0.3, AP_eS=v, AR_eS=0.4, AR=0.5) for s, v in enumerate((.2, .2, .5))]
     ba.summarize(args, results)
     out = capsys.readouterr().out
-    assert '| reconstruction | 3 | +0.000 +- 0.000 | +0.100 +- 0.100 |' in out  # paired: d = .1 0 .2
+    assert '| reconstruction | baseline | 3 | +0.000 +- 0.000 | +0.100 +- 0.100 |' in out  # paired: d = .1 0 .2
     assert out.strip().splitlines()[-1] == 'recon_protocol: ap_es_baseline=0.2000 ap_es_recon=0.3000 std_ap_es=0.1732'

@@ -15,6 +15,18 @@ Large > 2000. Prints a table, then the mean positives per object by object side 
     python tools/analysis_tools/analyze_anchors.py data/SODA-A/divData/train/Annotations --scales 1 --ratios 0.5 1 2 \
         --strides 4 8 16 32 64 --resize 1.5
 
+``--propose`` (small-object lever 4, issue 23) fits anchors to the boxes first: among ``--propose-scales`` subsets
+and ratio sets (1; 0.5 1 2; and the quantiles of the objects' hull aspect h/w), with at most
+``--max-anchors`` per location (1 for CRPN, whose adaptive convolution follows one anchor), the set with the
+highest mean best centred IoU (anchor and hull on one centre, as YOLO's anchor fitting: the shape match, not the
+grid offset) wins; the table then shows the proposal, and ``--write-override`` writes it as a config mixin
+(``fitted_anchor_generator``, for ``model.rpn_head.anchor_generator``, which CoarseToFineRPNHead merges into its
+stages). Fit on the training annotations only:
+
+    python tools/analysis_tools/analyze_anchors.py data/sample_split/Annotations \
+        --config configs/baselines/rotated-faster-rcnn_tiny_sample.py --propose \
+        --write-override configs/levers/_base_/anchors_sample.py
+
 ``--config`` takes the anchors of the config's RPN (``rpn_head.anchor_generator`` or, for CRPN, the first
 stage's); ``--scales/--ratios/--strides`` override them. ``--resize`` is the factor the pipeline resizes
 images by (1.5 for SODA-A's 800 -> 1200 px): anchors live in the resized image.
@@ -56,6 +68,13 @@ def parse_args():
                              'table; the last bin is open')
     parser.add_argument('--max-files', type=int, help='only the first N annotation files (unset: all)')
     parser.add_argument('--out', default='work_dirs/analyze_anchors.png', help='PNG to write')
+    parser.add_argument('--propose', action='store_true',
+                        help='fit scales/ratios to the objects (keeping the strides) and analyse the proposal')
+    parser.add_argument('--propose-scales', type=float, nargs='+', default=[1, 1.5, 2, 2.5, 3, 4, 5, 6, 8],
+                        help='candidate scales of --propose (subsets of up to three)')
+    parser.add_argument('--max-anchors', type=int,
+                        help='anchors per location of --propose (default 3; 1 for a CRPN config)')
+    parser.add_argument('--write-override', help='with --propose: write the proposal as a config override here')
     return parser.parse_args()
 
 
@@ -72,6 +91,65 @@ def anchor_config(args):
         if getattr(args, k):
             cfg[k] = getattr(args, k)
     return cfg
+
+
+def is_crpn(config):
+    return bool(config) and Config.fromfile(config).model.rpn_head.get('type') == 'CoarseToFineRPNHead'
+
+
+def anchor_shapes(scales, ratios, strides):
+    """(A, 2) anchor widths and heights of MMDetection's AnchorGenerator: w = s k / sqrt(r), h = s k sqrt(r)."""
+    out = [(s * k / np.sqrt(r), s * k * np.sqrt(r)) for s in strides for k in scales for r in ratios]
+    return np.asarray(out, dtype=np.float64)
+
+
+def best_centred_iou(wh, shapes):
+    """(G,) best IoU of each object's (w, h) with any anchor shape when both share one centre."""
+    inter = np.minimum(wh[:, None, 0], shapes[None, :, 0]) * np.minimum(wh[:, None, 1], shapes[None, :, 1])
+    union = wh[:, None, 0] * wh[:, None, 1] + shapes[None, :, 0] * shapes[None, :, 1] - inter
+    return (inter / union).max(axis=1)
+
+
+def ratio_candidates(wh):
+    """Ratio sets tried by :func:`propose_anchors`: [1], [0.5, 1, 2] and quantiles of the objects' h / w."""
+    r = wh[:, 1] / wh[:, 0]
+    sets = [[1.0], [0.5, 1.0, 2.0]]
+    for qs in ((0.5, ), (0.25, 0.75), (1 / 6, 0.5, 5 / 6)):
+        sets.append(sorted({round(float(v), 2) for v in np.quantile(r, qs)}))
+    unique = []
+    for c in sets:
+        if c not in unique:
+            unique.append(c)
+    return unique
+
+
+def propose_anchors(wh, strides, scale_grid, max_anchors):
+    """The (scales, ratios) with at most ``max_anchors`` per location maximising the mean best centred IoU over
+    the objects ``wh`` (G, 2) (in the resized image); ties go to fewer anchors. Returns a list of
+    (mean IoU, share >= 0.7, scales, ratios), best first."""
+    from itertools import combinations
+    grid = sorted(set(float(k) for k in scale_grid))
+    rows = []
+    for ratios in ratio_candidates(wh):
+        for n in range(1, max_anchors // len(ratios) + 1):
+            for scales in combinations(grid, n):
+                best = best_centred_iou(wh, anchor_shapes(scales, ratios, strides))
+                rows.append((float(best.mean()), float((best >= 0.7).mean()), list(scales), list(ratios)))
+    if not rows:
+        raise SystemExit(f'--propose: no ratio set fits --max-anchors {max_anchors}')
+    rows.sort(key=lambda r: (-round(r[0], 4), len(r[2]) * len(r[3])))
+    return rows
+
+
+def write_override(path, scales, ratios, strides, source, n_objects, resize, score, before):
+    mkdir_or_exist(osp.dirname(osp.abspath(path)))
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(f'# Anchors fitted by tools/analysis_tools/analyze_anchors.py --propose to {source}\n'
+                f'# ({n_objects} objects, resize x{resize}, strides {list(strides)}): mean best centred IoU '
+                f'{score:.3f} (the config\'s anchors: {before:.3f}).\n'
+                '# A config mixin (configs/levers/README.md): add this file to a config\'s _base_ list and set\n'
+                '#     model = dict(rpn_head=dict(anchor_generator={{_base_.fitted_anchor_generator}}))\n'
+                f'fitted_anchor_generator = dict(scales={scales}, ratios={ratios})\n')
 
 
 def grid_anchors(extent_w, extent_h, scales, ratios, strides):
@@ -194,6 +272,31 @@ def main():
                  'tools/data/sodaa_split.py; raw annotation folders work too)')
     print(f'anchors: scales {acfg["scales"]}, ratios {acfg["ratios"]}, strides {acfg["strides"]}; '
           f'resize x{args.resize}; {len(files)} annotation files')
+    if args.write_override and not args.propose:
+        sys.exit('analyze_anchors: error: --write-override needs --propose')
+    if args.propose:
+        wh = []
+        for f in files:
+            polys = load_sodaa(f).polys
+            if len(polys):
+                hull = RotatedBoxes(qbox2rbox(torch.as_tensor(polys, dtype=torch.float32))).convert_to('hbox').tensor
+                wh.append(((hull[:, 2:] - hull[:, :2]) * args.resize).clamp(min=1e-3).numpy())
+        if not wh:
+            raise SystemExit(f'{args.ann_dir}: no objects to fit anchors to')
+        wh = np.concatenate(wh).astype(np.float64)
+        max_anchors = args.max_anchors or (1 if is_crpn(args.config) else 3)
+        before = float(best_centred_iou(wh, anchor_shapes(acfg['scales'], acfg['ratios'], acfg['strides'])).mean())
+        rows = propose_anchors(wh, acfg['strides'], args.propose_scales, max_anchors)
+        print(f'--propose: {len(wh)} objects, at most {max_anchors} anchors per location; mean best centred IoU of '
+              f'the config\'s anchors {before:.3f}; best candidates:')
+        _print_table(['mean IoU', '% >=0.7', 'scales', 'ratios'],
+                     [[f'{m:.3f}', f'{100 * p:.1f}', sc, ra] for m, p, sc, ra in rows[:5]])
+        score, _, acfg['scales'], acfg['ratios'] = rows[0]
+        print(f'proposed: scales {acfg["scales"]}, ratios {acfg["ratios"]} (analysed below)')
+        if args.write_override:
+            write_override(args.write_override, acfg['scales'], acfg['ratios'], acfg['strides'], args.ann_dir,
+                           len(wh), args.resize, score, before)
+            print(f'override written to {args.write_override}')
     all_areas, all_best, all_pos, skipped = [], [], {}, {}
     bar = ProgressBar(len(files))
     for f in files:

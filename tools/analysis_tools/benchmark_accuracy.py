@@ -40,7 +40,9 @@ import os
 import os.path as osp
 import subprocess
 import sys
+import threading
 import time
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import numpy as np
@@ -54,6 +56,12 @@ FI_VARIANTS = {'no-fi-loss': 'CFINet, alpha_3 = 0 (control)', 'fi-weight-2': 'CF
                'iq-p90': 'CFINet, T_hq = min(0.65, P90 IQ)', 'min-preds-2': 'CFINet, >= 2 preds/exemplar',
                'gt-seed-32': 'CFINet, E seeded with 32 gts/class', 'small-anchors': 'CFINet, eS/rS anchors only'}
 # generative-discriminative reconstruction models (configs/reconstruction/, issue 21): name -> config infix
+# small-object levers (configs/levers/, issue 23): models 'baseline-<lever>' and 'cfinet-<lever>' of
+# rotated-faster-rcnn (no cfinet-anchors: fitted to CRPN's one anchor per location, the fit equals its default)
+LEVERS = {'focal': 'focal loss (RPN + RoI)', 'rotate': 'random rotation', 'balanced': 'class-balanced resampling',
+          'anchors': 'fitted anchors', 'context': 'RoI context x1.5'}
+# test-time views: the '<model>-tta' runs test the '<model>' checkpoint of the same seed with these test.py options
+TEST_VIEWS = {'tta': (['--tta', '1', '1.5'], 'multi-scale test x1, x1.5')}
 RECON_MODELS = {'recon': 'recon', 'recon-no-recon-loss': 'recon_no-recon-loss', 'recon-no-adv': 'recon_no-adv',
                 'recon-no-cls': 'recon_no-cls', 'crpn-recon': 'crpn_recon', 'cfinet-recon': 'cfinet_recon'}
 
@@ -72,7 +80,13 @@ PIPELINES = {
                      **{'cfinet-paper': 'configs/cfinet/rotated-faster-rcnn_cfinet_paper-rules_tiny_sample.py'},
                      **{f'cfinet-{v}': f'configs/cfinet/fi_variants/rotated-faster-rcnn_cfinet_{v}_tiny_sample.py'
                         for v in FI_VARIANTS},
-                     **_recon_configs('rotated-faster-rcnn'))),
+                     **_recon_configs('rotated-faster-rcnn'),
+                     **{f'baseline-{v}': f'configs/levers/rotated-faster-rcnn_{v}_tiny_sample.py' for v in LEVERS},
+                     **{f'cfinet-{v}': f'configs/levers/rotated-faster-rcnn_cfinet_{v}_tiny_sample.py'
+                        for v in LEVERS if v != 'anchors'},
+                     **{f'{m}-{v}': 'configs/baselines/rotated-faster-rcnn_tiny_sample.py' if m == 'baseline' else
+                        'configs/cfinet/rotated-faster-rcnn_cfinet_tiny_sample.py'
+                        for m in ('baseline', 'cfinet') for v in TEST_VIEWS})),
     'oriented-rcnn': dict(
         format='sodaa',
         configs=dict(baseline='configs/baselines/oriented-rcnn_tiny_sample.py',
@@ -93,6 +107,10 @@ PIPELINES = {
 MODEL_NAMES = dict(baseline='baseline', crpn='CRPN only', fi='FI only', cfinet='CFINet',
                    **{'cfinet-paper': 'CFINet, paper Eq. (1)/(3)'},
                    **{f'cfinet-{k}': v for k, v in FI_VARIANTS.items()},
+                   **{f'{m}-{v}': f'{"baseline" if m == "baseline" else "CFINet"}, {name}'
+                      for m in ('baseline', 'cfinet') for v, name in LEVERS.items()},
+                   **{f'{m}-{v}': f'{"baseline" if m == "baseline" else "CFINet"}, {name}'
+                      for m in ('baseline', 'cfinet') for v, (_, name) in TEST_VIEWS.items()},
                    recon='reconstruction', **{'recon-no-recon-loss': 'reconstruction w/o L_MSE, L_TV',
                                               'recon-no-adv': 'reconstruction w/o L_adv',
                                               'recon-no-cls': 'reconstruction w/o L_cls',
@@ -351,22 +369,47 @@ def start_checkpoint(args, model, warm_ckpt, work):
 
 
 # ------------------------------------------------------------------------------------------------ runs
-def run_one(args, data, model, seed, load_from):
-    """Train and test one (model, seed) unless cached; returns its result dict."""
+def test_view(model):
+    """``(source model, extra test.py options)`` of a test-time view ``<source>-<view>``, else None."""
+    source, _, view = model.rpartition('-')
+    return (source, TEST_VIEWS[view][0]) if view in TEST_VIEWS and source else None
+
+
+_LOCKS = defaultdict(threading.Lock)  # one run per (model, seed) at a time: a test view waits for its source
+
+
+def run_one(args, data, model, seed, load_from, starts=None):
+    """Train and test one (model, seed) unless cached; returns its result dict. A test view (``<model>-tta``)
+    tests the source model's checkpoint of the same seed (training it first if needed)."""
+    with _LOCKS[(model, seed)]:
+        return _run_one(args, data, model, seed, load_from, starts)
+
+
+def _run_one(args, data, model, seed, load_from, starts):
     work = osp.join(args.work_dir, model, f'seed{seed}')
     result_path = osp.join(work, 'result.json')
     if osp.isfile(result_path):
         with open(result_path, encoding='utf-8') as f:
             return json.load(f)
     cfg = PIPELINES[args.pipeline]['configs'][model]
+    view = test_view(model)
+    extra = []
     t0 = time.time()
-    if not osp.isfile(_ckpt(work, args.iters)):
-        _run(_train_cmd(args, cfg, work, seed, args.iters, data, load_from), osp.join(work, 'train.log'), args.threads)
+    if view is not None:
+        source, extra = view
+        src = run_one(args, data, source, seed, (starts or {}).get(source, load_from), starts)
+        ckpt = _ckpt(osp.join(args.work_dir, source, f'seed{seed}'), args.iters)
+        train_info = {k: src.get(k) for k in ('s_per_iter', ) if k in src}
+    else:
+        ckpt = _ckpt(work, args.iters)
+        if not osp.isfile(ckpt):
+            _run(_train_cmd(args, cfg, work, seed, args.iters, data, load_from), osp.join(work, 'train.log'),
+                 args.threads)
     t_train = time.time() - t0
     prefix = osp.join(work, 'test', 'metrics')
     ann_key = 'ann_dir' if data['fmt'] == 'sodaa' else 'ann_file'
     if not osp.isfile(prefix + '.metrics.json'):
-        _run([sys.executable, 'tools/test.py', cfg, _ckpt(work, args.iters), '--work-dir', osp.join(work, 'test'),
+        _run([sys.executable, 'tools/test.py', cfg, ckpt, '--work-dir', osp.join(work, 'test'), *extra,
               '--cfg-options', f'test_dataloader.dataset.data_root={data["test_split"]}/',
               f'test_evaluator.{ann_key}={data["test_ann"]}', f'test_evaluator.outfile_prefix={prefix}'],
              osp.join(work, 'test.log'), args.threads)
@@ -374,8 +417,9 @@ def run_one(args, data, model, seed, load_from):
         metrics = json.load(f)
     keys = METRIC_KEYS[data['fmt']]
     result = dict(model=model, seed=seed, iters=args.iters, warm_start=bool(load_from),
-                  **{c: metrics.get(keys[c]) for c in COLUMNS}, **training_log(work), wall_s=round(t_train, 1))
-    result['exemplars'] = final_exemplars(_ckpt(work, args.iters))
+                  **{c: metrics.get(keys[c]) for c in COLUMNS},
+                  **(training_log(work) if view is None else train_info), wall_s=round(t_train, 1))
+    result['exemplars'] = final_exemplars(ckpt)
     with open(result_path, 'w', encoding='utf-8') as f:
         json.dump(result, f, indent=1)
     return result
@@ -464,12 +508,12 @@ def summarize(args, results):
     ref = 'crpn' if args.fi_protocol else 'baseline'
     paired = paired_differences(args, results, ref)
     if paired:
-        lines += ['', f'Paired per seed (same seed, same start): model minus {MODEL_NAMES[ref]}, '
-                  'mean +- std over seeds',
-                  '', '| model | seeds | ' + ' | '.join(f'd{c}' for c in COLUMNS) + ' |',
-                  '|---|---|' + '---|' * len(COLUMNS)]
-        for m, (n, cells) in paired.items():
-            lines.append(f'| {MODEL_NAMES[m]} | {n} | ' + ' | '.join(
+        lines += ['', f'Paired per seed (same seed, same start): model minus {MODEL_NAMES[ref]} (a lever or test '
+                  'view: minus its own model, "vs"), mean +- std over seeds',
+                  '', '| model | vs | seeds | ' + ' | '.join(f'd{c}' for c in COLUMNS) + ' |',
+                  '|---|---|---|' + '---|' * len(COLUMNS)]
+        for m, (r, n, cells) in paired.items():
+            lines.append(f'| {MODEL_NAMES[m]} | {MODEL_NAMES[r]} | {n} | ' + ' | '.join(
                 f'{mu:+.3f} +- {sd:.3f}' if mu is not None else 'n/a' for mu, sd in cells) + ' |')
     fi_stats = [r for r in results if 'anchors_with_pos_share' in r]
     if fi_stats:
@@ -500,20 +544,28 @@ def summarize(args, results):
               f'ar_es_baseline={b["AR_eS"][0]:.4f} ar_es_cfinet={c["AR_eS"][0]:.4f} std_ap_es={std:.4f}')
 
 
+def lever_base(model):
+    """The model a lever or test-view model modifies (``cfinet-focal`` -> ``cfinet``), else None."""
+    base, _, lever = model.partition('-')
+    return base if lever in LEVERS or lever in TEST_VIEWS else None
+
+
 def paired_differences(args, results, ref):
-    """Per model, (seeds, [(mean, std) of model - ref per seed for each column]) over the seeds both ran."""
+    """Per model, (reference, seeds, [(mean, std) of model - reference per seed for each column]) over the seeds
+    both ran; the reference is ``ref``, or for a lever / test view its own model when that ran."""
     by = {(r['model'], r['seed']): r for r in results}
     out = {}
     for m in args.models:
-        seeds = [s for s in args.seeds if (m, s) in by and (ref, s) in by]
-        if m == ref or not seeds:
+        r_m = lever_base(m) if lever_base(m) in {r['model'] for r in results} else ref
+        seeds = [s for s in args.seeds if (m, s) in by and (r_m, s) in by]
+        if m == r_m or not seeds:
             continue
         cells = []
         for c in COLUMNS:
-            d = [by[(m, s)][c] - by[(ref, s)][c] for s in seeds
-                 if by[(m, s)][c] is not None and by[(ref, s)][c] is not None]
+            d = [by[(m, s)][c] - by[(r_m, s)][c] for s in seeds
+                 if by[(m, s)][c] is not None and by[(r_m, s)][c] is not None]
             cells.append(_mean_std(d))
-        out[m] = (len(seeds), cells)
+        out[m] = (r_m, len(seeds), cells)
     return out
 
 
@@ -590,7 +642,7 @@ def main(argv=None):
 
     def job(ms):
         m, s = ms
-        r = run_one(args, data, m, s, starts[m])
+        r = run_one(args, data, m, s, starts.get(m), starts)
         print(f'done {m} seed {s}: AP {r["AP"]} AP_eS {r["AP_eS"]} AR_eS {r["AR_eS"]} AR {r["AR"]} '
               f'exemplars {r["exemplars"]["total"] if r.get("exemplars") else "-"} '
               f'({(time.time() - t0) / 60:.1f} min since start)', flush=True)

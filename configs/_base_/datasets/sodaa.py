@@ -34,7 +34,14 @@ sodaa_patch_test_pipeline = [
     dict(type='mmdet.Resize', scale=(800, 800), keep_ratio=True),
     dict(type='mmdet.PackDetInputs', meta_keys=sodaa_patch_meta_keys),
 ]
-del _load, _flip_pack
+# small-object lever 2 (issue 23, configs/_base_/levers.py): random-angle rotation before the flip; a patch with a
+# storage tank (label 6) turns by multiples of 90 degrees; uncovered corners take the split's padding (B, G, R)
+_rotate = [dict(type='RandomRotate', prob=0.5, angle_range=180, rect_obj_labels=[6], rotate_type='Rotate',
+                img_border_value=(104, 116, 124))]
+sodaa_rotate_train_pipeline = _load + _rotate + [dict(type='mmdet.Resize', scale=sodaa_img_scale, keep_ratio=True)] + \
+    _flip_pack
+sodaa_patch_rotate_train_pipeline = _load + _rotate + _flip_pack
+del _load, _flip_pack, _rotate
 
 sodaa_train_dataloader = dict(
     _delete_=True,

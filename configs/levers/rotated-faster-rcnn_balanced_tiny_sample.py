@@ -1,0 +1,7 @@
+# The tiny Rotated Faster R-CNN on the embedded sample, with class-balanced resampling of the training patches (lever
+# 3): a measured option of issue 23 (configs/levers/README.md), not a reproduction config.
+_base_ = ['../baselines/rotated-faster-rcnn_tiny_sample.py', '../_base_/levers.py']
+
+train_dataloader = dict(dataset=dict(_delete_=True, type='mmdet.ClassBalancedDataset',
+                                     oversample_thr={{_base_.lever_oversample_thr}},
+                                     dataset={{_base_.train_dataloader.dataset}}))
