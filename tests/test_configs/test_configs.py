@@ -59,11 +59,14 @@ def test_config_builds(path):
             'full configs take ImageNet weights from a local path'
 
 
-def test_cfinet_metafile_lists_every_cfinet_config():
-    """configs/cfinet/metafile.yml (OpenMMLab model index) names each CFINet config, and only existing ones."""
+@pytest.mark.parametrize('folder', ['cfinet', 'reconstruction', 'levers'])
+def test_metafile_lists_every_config_of_its_folder(folder):
+    """configs/<folder>/metafile.yml (OpenMMLab model index) names each config of the folder, and only existing ones;
+    its README exists."""
     import yaml
-    meta = yaml.safe_load((ROOT / 'configs/cfinet/metafile.yml').read_text(encoding='utf-8'))
+    meta = yaml.safe_load((ROOT / f'configs/{folder}/metafile.yml').read_text(encoding='utf-8'))
     listed = {m['Config'] for m in meta['Models']}
-    on_disk = {str(p.relative_to(ROOT)) for p in CONFIGS if p.parts[len(ROOT.parts) + 1] == 'cfinet'}
+    on_disk = {str(p.relative_to(ROOT)) for p in CONFIGS if p.parts[len(ROOT.parts) + 1] == folder}
     assert listed == on_disk, (sorted(on_disk - listed), sorted(listed - on_disk))
     assert len(listed) == len(meta['Models']), 'a config is listed twice'
+    assert all((ROOT / c['README']).is_file() for c in meta['Collections'])
