@@ -15,6 +15,7 @@ from torch import Tensor
 from ..registry import register_module
 from ..structures.size_subsets import LARGER, SUBSETS, in_size_subsets
 from .fi import ExemplarSet, InstanceTransform  # noqa: F401  (registers the FI modules)
+from .graph_utils import zero_over_parameters
 
 
 def _as_rboxes(boxes) -> Tensor:
@@ -208,7 +209,7 @@ class FIRoIHead(StandardRoIHead):
 
     # ------------------------------------------------------------------ Alg. 1 + Eq. (5)
     def _zero_loss(self) -> Tensor:
-        return sum(p.sum() * 0 for p in self.feat2embed.parameters())
+        return zero_over_parameters(self.feat2embed)
 
     def feature_imitation_loss(self, x: Tuple[Tensor], sampling_results: List[SamplingResult],
                                bbox_results: dict, batch_gt_instances: list,

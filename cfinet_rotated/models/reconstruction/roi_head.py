@@ -14,6 +14,7 @@ from torch import Tensor
 from ...registry import register_module
 from ...structures.size_subsets import LARGER, SUBSETS, in_size_subsets
 from ..fi_roi_head import FIRoIHead
+from ..graph_utils import zero_over_parameters
 
 _NAMES = SUBSETS + (LARGER, )
 
@@ -28,11 +29,6 @@ def _subsets(value, what: str) -> Tuple[str, ...]:
 
 def _build(cfg: Optional[dict]):
     return None if cfg is None else MODELS.build(cfg)
-
-
-def _zero(module) -> Tensor:
-    """0 with a graph over every parameter of ``module`` (DDP without find_unused_parameters)."""
-    return sum(p.sum() * 0 for p in module.parameters())
 
 
 class ReconstructionMixin:
@@ -209,7 +205,7 @@ class ReconstructionMixin:
     def discriminator_loss(self, z_hr: Tensor, z_sr: Tensor) -> Tensor:
         """D's loss on detached z_HR (real) and G(z_LR) (generated): the gradient reaches D only."""
         return self.loss_disc(self.discriminator(z_hr.detach()), self.discriminator(z_sr.detach())) + \
-            _zero(self.discriminator)
+            zero_over_parameters(self.discriminator)
 
     def pop_fake(self) -> Optional[Tensor]:
         """G(z_LR) of the last :meth:`reconstruction_loss` (with its graph) when ``keep_fake`` was set, once."""
@@ -245,7 +241,7 @@ class ReconstructionMixin:
         # every parameter of G in the graph, also in a batch without pairs (DDP; the alternating step's log)
         g_keys = [k for k in out if k != 'loss_disc']
         if g_keys:
-            out[g_keys[0]] = out[g_keys[0]] + _zero(self.generator)
+            out[g_keys[0]] = out[g_keys[0]] + zero_over_parameters(self.generator)
         counts = bbox_results['cls_score'].new_tensor
         out['recon_pairs'] = counts(float(rows.numel()))
         out['recon_sr_rois'] = counts(float(self.subset_mask(rois, self.sr_subsets).sum()))
