@@ -55,6 +55,12 @@ def main():
     cfg = load_config(args)
 
     if args.amp:
+        from mmengine.device import is_cuda_available, is_mlu_available, is_musa_available, is_npu_available
+        if not (is_cuda_available() or is_npu_available() or is_mlu_available() or is_musa_available()):
+            # measured (issue 24): CPU autocast is bfloat16 only, and mmcv's CPU RoIAlign / nms kernels have no
+            # BFloat16 implementation, MMRotate's box converters go through numpy, which has no bfloat16
+            raise SystemExit('train.py: error: --amp needs a GPU (CUDA, NPU, MLU or MUSA): on CPU, autocast is '
+                             "bfloat16 only, which mmcv's CPU RoIAlign and MMRotate's box converters do not take")
         if cfg.optim_wrapper.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
             print_log('AMP is already enabled in the config.', logger='current', level=logging.WARNING)
         else:
