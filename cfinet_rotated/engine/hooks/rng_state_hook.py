@@ -47,23 +47,71 @@ class RNGStateHook(Hook):
     and get the state back at ``before_train_epoch``. Data-loader workers (``num_workers > 0``) keep their own
     generators, seeded by MMEngine's ``worker_init_fn`` (seed, rank and worker id) and advanced by the replay, so
     iteration-based runs also match with workers; persistent workers of an epoch-based run are re-seeded at
-    resume instead of continuing (not restored; see docs/deviations.md).
+    resume instead of continuing (not restored; see docs/deviations.md). In distributed runs every rank's state is
+    saved (gathered when the CheckpointHook is about to save) and each rank gets its own back.
     """
 
-    priority = 'VERY_LOW'
+    # before MMEngine's CheckpointHook (VERY_LOW) in after_train_iter / after_train_epoch, so that every rank's state
+    # is gathered in the iteration (epoch) whose end rank 0 saves
+    priority = 'LOW'
 
     def __init__(self):
         self._state = None
+        self._gathered = None
+
+    # ------------------------------------------------------------------ save
+    @staticmethod
+    def _saves_now(runner, by_epoch):
+        """Whether the runner's CheckpointHook saves at the end of this iteration (epoch): its own rule."""
+        from mmengine.hooks import CheckpointHook
+        for hook in runner.hooks:
+            if isinstance(hook, CheckpointHook) and hook.by_epoch == by_epoch:
+                if by_epoch:
+                    return hook.every_n_epochs(runner, hook.interval, hook.save_begin) or (
+                        hook.save_last and hook.is_last_train_epoch(runner))
+                return hook.every_n_train_iters(runner, hook.interval, hook.save_begin) or (
+                    hook.save_last and hook.is_last_train_iter(runner))
+        return False
+
+    def _gather(self, runner, by_epoch):
+        from mmengine.dist import all_gather_object, get_world_size
+        if get_world_size() > 1 and self._saves_now(runner, by_epoch):
+            self._gathered = all_gather_object(get_rng_state())  # a collective: every rank runs this hook
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        self._gather(runner, by_epoch=False)
+
+    def after_train_epoch(self, runner):
+        self._gather(runner, by_epoch=True)
 
     def before_save_checkpoint(self, runner, checkpoint):
-        # rank 0 only (``Runner.save_checkpoint`` is master-only: no collective may run here)
+        # rank 0 only (``Runner.save_checkpoint`` is master-only: no collective may run here): its own state, and
+        # in a distributed run every rank's, gathered at the end of this iteration (epoch) by :meth:`_gather`
         checkpoint['rng_state'] = get_rng_state()
+        if self._gathered is not None:
+            checkpoint['rng_state_per_rank'] = self._gathered
+            self._gathered = None
 
+    # ------------------------------------------------------------------ resume
     def after_load_checkpoint(self, runner, checkpoint):
-        # only when resuming a training run (load_from of weights, test.py: nothing to restore); in distributed
-        # runs every rank gets rank 0's state (the other ranks' states are not saved)
-        if runner._resume and 'rng_state' in checkpoint:
-            self._state = checkpoint['rng_state']
+        # only when resuming a training run (load_from of weights, test.py: nothing to restore); each rank takes its
+        # own saved state, or, from a checkpoint of another world size (or one saved before per-rank states),
+        # rank 0's, with a warning
+        if not (runner._resume and 'rng_state' in checkpoint):
+            return
+        from mmengine.dist import get_dist_info
+        from mmengine.logging import print_log
+        rank, world = get_dist_info()
+        per_rank = checkpoint.get('rng_state_per_rank')
+        if per_rank is not None and len(per_rank) == world:
+            self._state = per_rank[rank]
+            return
+        self._state = checkpoint['rng_state']
+        if world > 1:
+            saved = f'{len(per_rank)} ranks' if per_rank is not None else 'rank 0 only'
+            print_log(f'RNGStateHook: the checkpoint has the generator states of {saved}, this run has {world} ranks: '
+                      'every rank resumes with rank 0\'s state (the resume is not bit-identical)', logger='current',
+                      level=30)
 
     def before_train_epoch(self, runner):
         if self._state is None:
