@@ -5,10 +5,10 @@ import shutil
 
 import pytest
 import torch
-
-from conftest import ROOT, data_options, run_tool
 from test_dist import _port
 from test_reliability import _assert_equal, _load
+
+from conftest import ROOT, data_options, run_tool
 
 pytestmark = pytest.mark.slow
 
