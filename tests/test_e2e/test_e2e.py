@@ -55,7 +55,8 @@ def test_test_tool_multi_scale_tta(trained, sample_split):
     RotatedTTAModel, both views run per patch, the merged predictions are rotated and evaluated."""
     out = trained / 'results_tta.pkl'
     proc = run_tool('tools/test.py', TINY, trained / 'iter_12.pth', '--work-dir', trained / 'tta', '--out', out,
-                    '--tta', '1', '1.5', '--cfg-options', *data_options(sample_split))
+                    '--tta', '1', '1.5', '--cfg-options', 'model.test_cfg.rpn.max_per_img=100',
+                    'model.test_cfg.rcnn.max_per_img=100', *data_options(sample_split))
     assert 'sodaa/AP_eS' in proc.stdout, proc.stdout[-3000:]
     with open(out, 'rb') as f:
         results = pickle.load(f)

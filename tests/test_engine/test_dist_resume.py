@@ -6,7 +6,7 @@ import shutil
 import pytest
 import torch
 from test_dist import _port
-from test_reliability import _assert_equal, _load
+from test_reliability import PATCHES_400, _assert_equal, _load
 
 from conftest import ROOT, data_options, run_tool
 
@@ -14,14 +14,7 @@ pytestmark = pytest.mark.slow
 
 CFG = """
 _base_ = [{base!r}]
-train_dataloader = dict(dataset=dict(pipeline=[
-    dict(type='mmdet.LoadImageFromFile'),
-    dict(type='mmdet.LoadAnnotations', with_bbox=True, box_type='qbox'),
-    dict(type='ConvertBoxType', box_type_mapping=dict(gt_bboxes='rbox')),
-    dict(type='mmdet.Resize', scale=(400, 400), keep_ratio=True),
-    dict(type='mmdet.RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='mmdet.PackDetInputs')]))
-train_cfg = dict(max_iters=4)
+{patches_400}train_cfg = dict(max_iters=4)
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=2, max_keep_ckpts=5))
 randomness = dict(seed=1234, deterministic=True, diff_rank_seed=True)
 """
@@ -29,7 +22,8 @@ randomness = dict(seed=1234, deterministic=True, diff_rank_seed=True)
 
 def test_two_rank_resume_restores_each_rank_state(sample_split, tmp_path):
     cfg = tmp_path / 'cfg.py'
-    cfg.write_text(CFG.format(base=str(ROOT / 'configs/baselines/rotated-faster-rcnn_tiny_sample.py')))
+    cfg.write_text(CFG.format(base=str(ROOT / 'configs/baselines/rotated-faster-rcnn_tiny_sample.py'),
+                              patches_400=PATCHES_400))
     env = dict(OMP_NUM_THREADS='1')
     opts = ['--cfg-options', *data_options(sample_split)]
     full = tmp_path / 'full'

@@ -128,13 +128,8 @@ def test_guard_rejects_unknown_mode():
 
 
 # --------------------------------------------------------------------------------------- crash and resume
-CRASH_CFG = """
-_base_ = [{base!r}]
-# Instance Quality thresholds lowered to 0 ('official' form: any score): with the default T_hq = 0.65 a randomly
-# initialised tiny model finds no exemplar in a few iterations, the FI exemplar set would stay empty and comparing
-# it would prove nothing. Patches resized to 400 px (4x fewer pixels) to keep the three runs short.
-model = dict(roi_head=dict(instance_quality=dict(mode='official', score_thr=0.0, low_thr=0.0, high_thr=0.0,
-                                                 min_num_preds=1)))
+# the training patches resized to 400 px (4x fewer pixels): short runs for the resume tests
+PATCHES_400 = """
 train_dataloader = dict(dataset=dict(pipeline=[
     dict(type='mmdet.LoadImageFromFile'),
     dict(type='mmdet.LoadAnnotations', with_bbox=True, box_type='qbox'),
@@ -142,7 +137,15 @@ train_dataloader = dict(dataset=dict(pipeline=[
     dict(type='mmdet.Resize', scale=(400, 400), keep_ratio=True),
     dict(type='mmdet.RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='mmdet.PackDetInputs')]))
-train_cfg = dict(max_iters=4)
+"""
+CRASH_CFG = """
+_base_ = [{base!r}]
+# Instance Quality thresholds lowered to 0 ('official' form: any score): with the default T_hq = 0.65 a randomly
+# initialised tiny model finds no exemplar in a few iterations, the FI exemplar set would stay empty and comparing
+# it would prove nothing. Patches resized to 400 px (4x fewer pixels) to keep the three runs short.
+model = dict(roi_head=dict(instance_quality=dict(mode='official', score_thr=0.0, low_thr=0.0, high_thr=0.0,
+                                                 min_num_preds=1)))
+{patches_400}train_cfg = dict(max_iters=4)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=3),
     dict(type='MultiStepLR', milestones=[3], gamma=0.5, by_epoch=False, begin=0, end=4)]
@@ -157,7 +160,7 @@ def crash_runs(sample_split, tmp_path_factory):
     checkpoint is complete (``last_checkpoint`` written), and resumed with ``--resume`` (auto: that checkpoint)."""
     root = tmp_path_factory.mktemp('crash')
     cfg = root / 'crash_cfg.py'
-    cfg.write_text(CRASH_CFG.format(base=str(ROOT / CFINET)))
+    cfg.write_text(CRASH_CFG.format(base=str(ROOT / CFINET), patches_400=PATCHES_400))
     opts = ['--cfg-options', *data_options(sample_split)]
     env = {'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1'}
     run_tool('tools/train.py', cfg, '--work-dir', root / 'full', *opts, env=env)
