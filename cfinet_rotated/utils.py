@@ -94,17 +94,15 @@ def apply_tta(cfg, scales):
     dataset = cfg.test_dataloader.dataset
     while 'dataset' in dataset:  # dataset wrappers
         dataset = dataset.dataset
+    from .apis.inference import scaled_resize, test_resize_index
     pipeline = list(dataset.pipeline)
-    at = [i for i, t in enumerate(pipeline) if str(t.get('type', '')).split('.')[-1] == 'Resize']
-    if len(at) != 1:
-        raise ValueError(f'--tta: the test pipeline needs exactly one Resize to scale, found {len(at)}')
-    resize = pipeline[at[0]]
-    if 'scale' not in resize:
-        raise ValueError('--tta: the test pipeline\'s Resize has no fixed scale to multiply')
-    w, h = resize['scale']
-    views = [dict(resize, scale=(round(w * s), round(h * s))) for s in scales]
-    dataset.pipeline = pipeline[:at[0]] + [dict(type='TestTimeAug', transforms=[views] + [[t] for t in
-                                                                                       pipeline[at[0] + 1:]])]
+    try:
+        at = test_resize_index(pipeline)
+    except ValueError as e:
+        raise ValueError(f'--tta: {e}') from None
+    views = [scaled_resize(pipeline[at], s) for s in scales]
+    dataset.pipeline = pipeline[:at] + [dict(type='TestTimeAug', transforms=[views] + [[t] for t in
+                                                                                   pipeline[at + 1:]])]
     rcnn = (cfg.model.get('test_cfg') or {}).get('rcnn') or {}
     rotated = cfg.model.roi_head.bbox_head.get('predict_box_type', 'hbox') == 'rbox'
     tta = dict(type='RotatedTTAModel', tta_cfg=dict(

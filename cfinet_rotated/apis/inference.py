@@ -133,6 +133,20 @@ def init_detector(config, checkpoint=None, device='cpu', cfg_options=None):
     return model
 
 
+def test_resize_index(steps):
+    """Index of the one ``Resize`` with a fixed ``scale`` in a test pipeline (upscaled / multi-scale testing)."""
+    at = [i for i, t in enumerate(steps) if str(t.get('type', '')).split('.')[-1] == 'Resize' and 'scale' in t]
+    if len(at) != 1:
+        raise ValueError(f'the test pipeline needs exactly one Resize with a fixed scale, found {len(at)}')
+    return at[0]
+
+
+def scaled_resize(resize, factor):
+    """A copy of a ``Resize`` step with its scale multiplied by ``factor``."""
+    w, h = resize['scale']
+    return dict(resize, scale=(round(w * factor), round(h * factor)))
+
+
 def _build_patch_pipeline(model, pad_value, scale=1.0):
     """The config's test pipeline with its image loader replaced by MMRotate's ``LoadPatchFromNDArray`` and the
     annotation loaders removed (as ``inference_detector_by_patches`` does); ``scale`` multiplies its Resize's
@@ -145,12 +159,8 @@ def _build_patch_pipeline(model, pad_value, scale=1.0):
     steps[0] = dict(type='mmrotate.LoadPatchFromNDArray', pad_val=tuple(int(v) for v in pad_value))
     steps = [s for s in steps if str(s.get('type', '')).split('.')[-1] not in _ANNOTATION_STEPS]
     if scale != 1.0:
-        resizes = [s for s in steps if str(s.get('type', '')).split('.')[-1] == 'Resize' and 'scale' in s]
-        if len(resizes) != 1:
-            raise ValueError(f'scale {scale}: the test pipeline needs exactly one Resize with a fixed scale, '
-                             f'found {len(resizes)}')
-        w, h = resizes[0]['scale']
-        resizes[0]['scale'] = (round(w * scale), round(h * scale))
+        at = test_resize_index(steps)
+        steps[at] = scaled_resize(steps[at], scale)
     # the dataset's scope (the SODA-D configs' data parts carry _scope_='mmdet'), else the current one
     from mmengine.registry import DefaultScope
     with DefaultScope.overwrite_default_scope(model.cfg.test_dataloader.dataset.get('_scope_')):

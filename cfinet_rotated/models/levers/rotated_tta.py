@@ -3,7 +3,7 @@ from typing import List, Tuple
 
 import torch
 from mmdet.models.test_time_augs import DetTTAModel
-from mmdet.structures.bbox import BaseBoxes
+from mmdet.structures.bbox import BaseBoxes, bbox_flip
 from mmrotate.structures.bbox import RotatedBoxes
 from torch import Tensor
 
@@ -40,7 +40,6 @@ class RotatedTTAModel(DetTTAModel):
                     boxes.flip_((h, w), direction=meta['flip_direction'])
                     bboxes = boxes.tensor
                 else:
-                    from mmdet.structures.bbox import bbox_flip
                     bboxes = bbox_flip(bboxes, (h, w), meta['flip_direction'])
             recovered.append(bboxes)
         return torch.cat(recovered, dim=0), torch.cat(aug_scores, dim=0)
