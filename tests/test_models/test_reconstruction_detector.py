@@ -92,6 +92,24 @@ def test_alternating_steps_move_only_their_own_side():
     assert model.roi_head.pop_fake() is None and model.roi_head.keep_fake is False  # nothing kept between steps
 
 
+def test_g_frozen_control_keeps_g_the_identity_and_trains_the_rest():
+    """The control config (G's lr and weight decay 0): after a training step G is still exactly its zero-tail
+    initialisation (the identity) while D and the detector moved; the L_TV control only changes that weight."""
+    cfg, model = build('configs/reconstruction/rotated-faster-rcnn_recon_g-frozen_tiny_sample.py')
+    optim = build_optim_wrapper(model, cfg.optim_wrapper)
+    gen, disc = model.roi_head.generator, model.roi_head.discriminator
+    start = {'gen': snapshot(gen), 'disc': snapshot(disc), 'backbone': snapshot(model.backbone)}
+    model.train()
+    for _ in range(2):  # the second step has SGD momentum
+        log = model.train_step(batch(), optim)
+    assert not moved(start['gen'], gen) and moved(start['disc'], disc) and moved(start['backbone'], model.backbone)
+    assert {'loss_disc', 'loss_adv', 'loss_mse', 'loss_tv'} <= set(log)
+    z = torch.randn(3, gen.in_channels, 7, 7)
+    assert torch.equal(gen(z), z)
+    tv = Config.fromfile('configs/reconstruction/rotated-faster-rcnn_recon_tv-1e-2_tiny_sample.py').model.roi_head
+    assert tv.loss_tv.loss_weight == 1e-2 and tv.loss_mse == Config.fromfile(TINY).model.roi_head.loss_mse
+
+
 def test_single_optimizer_is_a_simultaneous_step():
     """optim_wrapper without the constructor (the distributed path): MMEngine's own train step, one optimizer;
     both sides move, each by its own losses (test_reconstruction_head.py checks the gradients)."""

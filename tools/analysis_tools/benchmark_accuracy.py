@@ -63,7 +63,8 @@ LEVERS = {'focal': 'focal loss (RPN + RoI)', 'rotate': 'random rotation', 'balan
 # test-time views: the '<model>-tta' runs test the '<model>' checkpoint of the same seed with these test.py options
 TEST_VIEWS = {'tta': (['--tta', '1', '1.5'], 'multi-scale test x1, x1.5')}
 RECON_MODELS = {'recon': 'recon', 'recon-no-recon-loss': 'recon_no-recon-loss', 'recon-no-adv': 'recon_no-adv',
-                'recon-no-cls': 'recon_no-cls', 'crpn-recon': 'crpn_recon', 'cfinet-recon': 'cfinet_recon'}
+                'recon-no-cls': 'recon_no-cls', 'crpn-recon': 'crpn_recon', 'cfinet-recon': 'cfinet_recon',
+                'recon-g-frozen': 'recon_g-frozen', 'recon-tv-1e-2': 'recon_tv-1e-2'}
 
 
 def _recon_configs(prefix):
@@ -114,6 +115,8 @@ MODEL_NAMES = dict(baseline='baseline', crpn='CRPN only', fi='FI only', cfinet='
                    recon='reconstruction', **{'recon-no-recon-loss': 'reconstruction w/o L_MSE, L_TV',
                                               'recon-no-adv': 'reconstruction w/o L_adv',
                                               'recon-no-cls': 'reconstruction w/o L_cls',
+                                              'recon-g-frozen': 'reconstruction, G frozen (identity)',
+                                              'recon-tv-1e-2': 'reconstruction, L_TV x 1e-2',
                                               'crpn-recon': 'CRPN + reconstruction',
                                               'cfinet-recon': 'CFINet + reconstruction'})
 # the Feature Imitation protocol (--fi-protocol): both arms continue from one converged CRPN

@@ -44,3 +44,10 @@ recon_optim_wrapper = dict(
 recon_no_recon_loss = dict(loss_mse=None, loss_tv=None)  # w/o the reconstruction losses L_MSE and L_TV
 recon_no_adv = dict(loss_adv=None)  # w/o L_adv (and no D at all)
 recon_no_cls = dict(loss_sr_cls=None)  # w/o L_cls's D_cls terms (the box head's own loss_cls stays)
+
+# controls beyond the slides (docs/reconstruction.md, "Why it does not help here"), merged the same way:
+# L_TV at 1 / 100 of its weight (L_TV is 72 % of the full model's loss at weight 1)
+recon_tv_1e_2 = dict(loss_tv=dict(type='TotalVariationLoss', loss_weight=1e-2))
+# G frozen at its zero-tail initialisation, i.e. G = identity for the whole run (lr and weight decay 0 for G's
+# parameters): every loss, D and the LR/HR pairs stay; only G never moves. optim_wrapper = dict(paramwise_cfg=...)
+recon_g_frozen_paramwise = dict(custom_keys={'roi_head.generator': dict(lr_mult=0.0, decay_mult=0.0)})

@@ -1,0 +1,5 @@
+# Control beyond the slides, L_TV at weight 1e-2 instead of 1: the tiny Faster R-CNN (SODA-D,
+# horizontal) reconstruction model.
+_base_ = ['./faster-rcnn_recon_tiny_sample.py']
+
+model = dict(roi_head={{_base_.recon_tv_1e_2}})
