@@ -157,8 +157,14 @@ def setup_cpu_distributed(cfg):
                            '(tools/dist_train.sh / dist_test.sh), which runs on CPU with gloo')
     if not tdist.is_initialized():
         from datetime import timedelta
-        timeout = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('timeout', 1800)
-        tdist.init_process_group('gloo', timeout=timedelta(seconds=timeout))
+        timeout = timedelta(seconds=cfg.get('env_cfg', {}).get('dist_cfg', {}).get('timeout', 1800))
+        # one key space per torchrun restart (MAX_RESTARTS, elastic): the rendezvous store outlives a failed worker
+        # group, and without the prefix the restarted ranks read the dead group's gloo addresses (measured:
+        # 'Gloo connectFullMesh failed ... Connection refused' in 2 of 3 restarts)
+        store, rank, world_size = next(tdist.rendezvous('env://', timeout=timeout))
+        attempt = os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')
+        tdist.init_process_group('gloo', store=tdist.PrefixStore(f'cfinet_rotated/attempt_{attempt}', store),
+                                 rank=rank, world_size=world_size, timeout=timeout)
     wrapper = dict(cfg.get('model_wrapper_cfg') or {})
     if wrapper.get('type', 'MMDistributedDataParallel') not in ('MMDistributedDataParallel',
                                                                  'CPUDistributedDataParallel'):
