@@ -6,9 +6,27 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
+
+
+# tests that need a GPU: skipped without one, selected on a GPU machine with `pytest -m cuda` (tools/device_check.sh)
+CUDA_MARKS = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(),
+                                                  reason='needs a CUDA GPU (tools/device_check.sh runs it on one)')]
+
+
+def CUDA_ONLY(test):  # noqa: N802 (a decorator, named as the marks it applies)
+    for mark in CUDA_MARKS:
+        test = mark(test)
+    return test
+
+
+@pytest.fixture(params=['cpu', pytest.param('cuda', marks=CUDA_MARKS)])
+def device(request):
+    """Each device torch can use: 'cpu' always, 'cuda' where a GPU is visible (issue 24)."""
+    return request.param
 
 
 @pytest.fixture(autouse=True)

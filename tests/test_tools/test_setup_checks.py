@@ -6,6 +6,7 @@ record of the installed build and when it forces a rebuild, the refusal of a GPU
 """
 import os
 import re
+import sys
 
 import pytest
 from mmengine.config import Config
@@ -268,3 +269,23 @@ def test_find_nvcc_reads_the_version_and_the_toolkit(tmp_path, monkeypatch):
     assert mb.find_nvcc() == (None, None)
     monkeypatch.setenv('CUDA_HOME', str(home))
     assert mb.find_nvcc() == ('13.0', str(home))
+
+
+def test_device_check_scripts_parse_and_stop_without_a_gpu(tmp_path):
+    """tools/device_check.sh (issue 24) is valid bash, names every step in its help, and on a machine whose Python
+    sees no GPU stops at once with exit status 1 and a message in its report (here: no GPU)."""
+    import subprocess
+
+    import torch
+    for script in ('tools/device_check.sh', 'tools/setup/device_bundle.sh'):
+        assert subprocess.run(['bash', '-n', script], cwd=ROOT).returncode == 0, script
+    text = (ROOT / 'tools/device_check.sh').read_text()
+    for step in ('install', 'mmcv', 'ops', 'tests', 'speed', 'train'):
+        assert f'step_{step}()' in text and f'#   {step}' in text, step
+    if torch.cuda.is_available():
+        pytest.skip('a GPU is visible: the script would run its steps')
+    env = {**os.environ, 'OUT': str(tmp_path), 'DEVICE_WORK': str(tmp_path / 'work'), 'PYTHON': sys.executable}
+    proc = subprocess.run(['bash', 'tools/device_check.sh'], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert 'has no torch that sees a CUDA GPU' in (tmp_path / 'device_check.txt').read_text()

@@ -25,6 +25,11 @@ kernel); at inference it is measured by module hooks, in training the calls of a
 alone, forward and backward. The last line is ``infer_ratio=<f> train_ratio=<f>`` (CFINet over baseline).
 Targets (issue 9): inference <= 1.3x, training iteration <= 1.6x, every cost included; with ``recon`` among the
 models a line ``recon_infer_ratio=<f> recon_train_ratio=<f>`` comes before it (issue 21: the same targets).
+
+On a GPU (``--device cuda``, what tools/device_check.sh runs; issue 24) the models and the batch go to the GPU, every
+timing waits for the GPU (``torch.cuda.synchronize``), ``--amp`` trains through MMEngine's ``AmpOptimWrapper``
+(float16 autocast and loss scaling; the reconstruction models keep their two plain wrappers) and tests under
+autocast, and the table adds each model's peak GPU memory in training (``torch.cuda.max_memory_allocated``).
 """
 import argparse
 import contextlib
@@ -97,7 +102,20 @@ def parse_args(argv=None):
     p.add_argument('--deform-conv-impl', choices=['auto', 'mmcv'], default='auto',
                    help='kernel of CRPN\'s deformable convolution: auto = ours on CPU, mmcv = mmcv\'s CPU kernel')
     p.add_argument('--threads', type=int, default=None, help='torch threads; None: torch\'s default (OMP_NUM_THREADS)')
-    return p.parse_args(argv)
+    p.add_argument('--device', choices=['cpu', 'cuda'], default='cpu', help='where the models run')
+    p.add_argument('--amp', action='store_true', help='mixed precision (float16; needs --device cuda)')
+    args = p.parse_args(argv)
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        p.error('--device cuda: torch sees no GPU')
+    if args.amp and args.device != 'cuda':
+        p.error('--amp needs --device cuda (CPU autocast is bfloat16, which mmcv\'s CPU ops do not take)')
+    return args
+
+
+def sync():
+    """Wait for the GPU's queued kernels (nothing on CPU), so that a timer reads the work done."""
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
 
 
 def synthetic_batch(num_imgs, size, num_objs, seed=0, horizontal=False):
@@ -132,12 +150,15 @@ def build(cfg_path, args):
         cfg.optim_wrapper.optimizer.lr = 0.0
         if 'discriminator' in cfg.optim_wrapper:  # the reconstruction's D (ReconstructionOptimWrapperConstructor)
             cfg.optim_wrapper.discriminator.optimizer.lr = 0.0
+    if args.amp and 'discriminator' not in cfg.optim_wrapper:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
     cfg.model.test_cfg.rcnn.score_thr = args.score_thr
     if 'stages' in cfg.model.rpn_head:  # CoarseToFineRPNHead
         cfg.model.rpn_head.deform_conv_impl = args.deform_conv_impl
     init_default_scope(cfg.get('default_scope', 'mmrotate'))
     model = MODELS.build(cfg.model)
     model.init_weights()
+    model.to(args.device)  # the data preprocessor moves each batch to the model's device
     optim = build_optim_wrapper(model, cfg.optim_wrapper)
     ex = getattr(model.roi_head, 'exemplar_set', None)
     if ex is not None and not args.no_fill_exemplars:
@@ -153,9 +174,11 @@ def deform_conv_calls(model):
     calls, start, seconds, handles = [], {}, [0.0], []
 
     def pre(m, args):
+        sync()
         start[id(m)] = time.perf_counter()
 
     def post(m, args, out):
+        sync()
         seconds[0] += time.perf_counter() - start.pop(id(m))
         calls.append((m, args[0].detach().clone(), args[1].detach().clone()))
 
@@ -172,10 +195,12 @@ def deform_conv_calls(model):
 def replay_train_time(calls):
     """Forward + backward time of recorded deformable-convolution calls, replayed alone with gradients for the
     input and the weights (the offsets come from detached stage-1 boxes, as in training)."""
+    sync()
     t0 = time.perf_counter()
     for m, x, offset in calls:
         x = x.requires_grad_(True)
         m(x, offset).sum().backward()
+    sync()
     t = time.perf_counter() - t0
     for m, _, _ in calls:  # the replay's weight gradients must not reach the next training step
         m.zero_grad(set_to_none=True)
@@ -185,23 +210,27 @@ def replay_train_time(calls):
 def time_train(model, optim, batch, iters):
     """(seconds per iteration, of which in DeformConv2d: its calls of the last iteration replayed alone)"""
     model.train()
+    sync()
     t0 = time.perf_counter()
     for _ in range(iters - 1):
         model.train_step(batch, optim)
     with deform_conv_calls(model) as (calls, _):
         model.train_step(batch, optim)
+    sync()
     t = (time.perf_counter() - t0) / iters
     return t, replay_train_time(calls)
 
 
 @torch.no_grad()
-def time_infer(model, batch):
-    """(seconds per image, of which in DeformConv2d)"""
+def time_infer(model, batch, amp=False):
+    """(seconds per image, of which in DeformConv2d); ``amp``: under float16 autocast (GPU)"""
     model.eval()
-    with deform_conv_calls(model) as (_, dcn):
+    with deform_conv_calls(model) as (_, dcn), torch.autocast('cuda', enabled=amp):
+        sync()
         t0 = time.perf_counter()
         for img, ds in zip(batch['inputs'], batch['data_samples']):
             model.test_step(dict(inputs=[img], data_samples=[ds.clone()]))
+        sync()
         t = time.perf_counter() - t0
     return t / len(batch['inputs']), dcn[0] / len(batch['inputs'])
 
@@ -223,12 +252,17 @@ def main(argv=None):
     # inference first, at the common initial weights (the number of detections, hence NMS time, depends
     # on the weights); then training, after two warm-up iterations per model
     for name, (model, _) in models.items():
-        time_infer(model, batch)
+        time_infer(model, batch, args.amp)
     for r in range(args.rounds):
         for name, (model, _) in models.items():
-            infer[name].append(time_infer(model, batch))
+            infer[name].append(time_infer(model, batch, args.amp))
+    peak = {}  # peak GPU memory of each model's training iterations, MiB
     for name, (model, optim) in models.items():
+        if args.device == 'cuda':
+            torch.cuda.reset_peak_memory_stats()
         time_train(model, optim, batch, 2)
+        if args.device == 'cuda':
+            peak[name] = torch.cuda.max_memory_allocated() / 2 ** 20
     for r in range(args.rounds):
         for name, (model, optim) in models.items():
             train[name].append(time_train(model, optim, batch, args.iters))
@@ -238,14 +272,17 @@ def main(argv=None):
 
     train, infer = {k: med(v) for k, v in train.items()}, {k: med(v) for k, v in infer.items()}
     base_t, base_i = train['baseline'][0], infer['baseline'][0]
-    print(f'\n{args.pipeline}, tiny configs, CPU ({torch.get_num_threads()} threads), batch {args.batch_size} x '
+    where = (f'GPU ({torch.cuda.get_device_name()}{", AMP" if args.amp else ""})' if args.device == 'cuda' else
+             f'CPU ({torch.get_num_threads()} threads)')
+    print(f'\n{args.pipeline}, tiny configs, {where}, batch {args.batch_size} x '
           f'{args.img_size}px, {args.objects} objects/image, medians of {args.rounds} rounds, every cost included; '
           f'"dcn": the part spent in CRPN\'s deformable convolution (kernel: {args.deform_conv_impl})')
     print(f'{"model":12s} {"train s/iter":>13s} {"dcn":>6s} {"ratio":>6s} {"infer s/img":>12s} {"dcn":>6s} '
-          f'{"ratio":>6s}')
+          f'{"ratio":>6s}' + (f' {"peak MiB":>9s}' if peak else ''))
     for name in models:
         (t, td), (i, idc) = train[name], infer[name]
-        print(f'{name:12s} {t:13.3f} {td:6.3f} {t / base_t:6.2f} {i:12.3f} {idc:6.3f} {i / base_i:6.2f}')
+        print(f'{name:12s} {t:13.3f} {td:6.3f} {t / base_t:6.2f} {i:12.3f} {idc:6.3f} {i / base_i:6.2f}'
+              + (f' {peak[name]:9.0f}' if peak else ''))
     if 'recon' in models:  # issue 21's targets: inference <= 1.3x, training iteration <= 1.6x
         print(f'recon_infer_ratio={infer["recon"][0] / base_i:.3f} recon_train_ratio={train["recon"][0] / base_t:.3f}')
     last = 'cfinet' if 'cfinet' in models else names[-1]
