@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import torch
 
-from .datasets.sodaa_io import list_annotation_files, load_sodaa
+from .datasets.sodaa_io import list_annotation_files
 from .structures.boxes import box_areas
 from .structures.size_subsets import SUBSET_RANGES as SIZE_SUBSETS
 from .structures.size_subsets import size_subset_names  # noqa: F401  (part of this module's API)
@@ -238,7 +238,7 @@ class GroundTruthSource:
         return None
 
     def get(self, stem):
-        if self.kind in ('dota', 'dior'):
+        if self.kind in ('sodaa', 'dota', 'dior'):  # one reader for the three (difficult objects: ignore)
             from .datasets.formats import load_annotation
             from .evaluation.sodaa_eval import polys_to_boxes
             if stem not in self.files:
@@ -247,16 +247,7 @@ class GroundTruthSource:
             self.skipped.update(ann.skipped)
             boxes = polys_to_boxes(ann.polys, 'rbox')
             return dict(boxes=boxes, box_type='rbox', areas=box_areas(boxes, 'rbox'), labels=ann.labels,
-                        ignore=ann.difficult > 0, ignore_polygons=[])
-        if self.kind == 'sodaa':
-            from .evaluation.sodaa_eval import polys_to_boxes
-            if stem not in self.files:
-                return None
-            ann = load_sodaa(self.files[stem])
-            self.skipped.update(ann.skipped)
-            boxes = polys_to_boxes(ann.polys, 'rbox')
-            return dict(boxes=boxes, box_type='rbox', areas=box_areas(boxes, 'rbox'), labels=ann.labels,
-                        ignore=np.zeros(len(boxes), bool), ignore_polygons=list(ann.ignore_polys))
+                        ignore=ann.difficult > 0, ignore_polygons=list(ann.ignore_polys))
         from .datasets.sodad_io import SODAD_IGNORE_ID, degenerate_boxes
         if stem not in self.index:
             return None

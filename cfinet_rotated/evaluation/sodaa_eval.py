@@ -16,7 +16,6 @@ from cfinet_rotated.datasets.sodaa_io import (
     AnnotationError,
     format_skips,
     list_annotation_files,
-    load_sodaa,
 )
 
 from .size_ap import evaluate_detections, get_box_class
@@ -73,18 +72,16 @@ def load_ground_truth(ann_dir, box_type='rbox', min_size=2.0, warnings=None, pro
         files = track_iter_progress(files)
     gts = OrderedDict()
     for f in files:
-        ann = load_sodaa(f) if fmt == 'sodaa' else load_annotation(f, fmt, classes)
+        ann = load_annotation(f, fmt, classes)  # SODA-A: no difficult objects
         for reason, n in ann.skipped.items():
             warnings[f'ground truth: {reason}'] += n
         boxes = polys_to_boxes(ann.polys, box_type)
-        labels = ann.labels
-        difficult = getattr(ann, 'difficult', None)
+        labels, difficult = ann.labels, ann.difficult
         if min_size > 0 and len(boxes):
             ok = (box_sides(boxes, box_type) >= min_size).all(1)
             if not ok.all():
                 warnings[f'ground truth: side < {min_size:g} px'] += int((~ok).sum())
-            boxes, labels = boxes[ok], labels[ok]
-            difficult = None if difficult is None else difficult[ok]
+            boxes, labels, difficult = boxes[ok], labels[ok], difficult[ok]
         if f.stem in gts:
             raise AnnotationError(f'{f}: duplicate image id {f.stem!r}')
         gts[f.stem] = dict(bboxes=boxes, labels=labels)

@@ -274,10 +274,11 @@ def main():
           f'resize x{args.resize}; {len(files)} annotation files')
     if args.write_override and not args.propose:
         sys.exit('analyze_anchors: error: --write-override needs --propose')
+    anns = [load_sodaa(f) for f in files]  # read once: the fit and the analysis both use them
     if args.propose:
         wh = []
-        for f in files:
-            polys = load_sodaa(f).polys
+        for ann in anns:
+            polys = ann.polys
             if len(polys):
                 hull = RotatedBoxes(qbox2rbox(torch.as_tensor(polys, dtype=torch.float32))).convert_to('hbox').tensor
                 wh.append(((hull[:, 2:] - hull[:, :2]) * args.resize).clamp(min=1e-3).numpy())
@@ -298,9 +299,8 @@ def main():
                            len(wh), args.resize, score, before)
             print(f'override written to {args.write_override}')
     all_areas, all_best, all_pos, skipped = [], [], {}, {}
-    bar = ProgressBar(len(files))
-    for f in files:
-        ann = load_sodaa(f)
+    bar = ProgressBar(len(anns))
+    for ann in anns:
         for reason, n in ann.skipped.items():
             skipped[reason] = skipped.get(reason, 0) + n
         if len(ann.polys):
