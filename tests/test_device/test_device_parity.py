@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from mmdet.structures.bbox import get_box_tensor
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
@@ -59,11 +60,9 @@ def test_train_and_test_step_on_the_device(path, device):
     model.eval()
     with torch.no_grad():
         (pred, ) = model.test_step(batch(path))
-    boxes = pred.pred_instances.bboxes
+    boxes = get_box_tensor(pred.pred_instances.bboxes)
     assert boxes.device.type == device and len(boxes) == len(pred.pred_instances.scores)
-    assert boxes.shape[-1] == (4 if 'sodad' in path else 5) and torch.isfinite(boxes.tensor
-                                                                               if hasattr(boxes, 'tensor')
-                                                                               else boxes).all()
+    assert boxes.shape[-1] == (4 if 'sodad' in path else 5) and torch.isfinite(boxes).all()
 
 
 @CUDA_ONLY
