@@ -6,6 +6,10 @@
 #   make test-quick  the tests not marked slow (pytest -m "not slow")
 PY := .venv/bin/python
 CONFIG ?= configs/baselines/rotated-faster-rcnn_tiny_sample.py
+# test worker processes (pytest-xdist; each file runs whole in one worker, one thread per worker): TEST_JOBS=1
+# runs the suite in this process, as plain pytest does
+TEST_JOBS ?= 2
+XDIST = $(if $(filter 1,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadfile)
 
 .PHONY: setup demo test lint test-quick
 setup:
@@ -18,7 +22,7 @@ lint: setup
 	.venv/bin/ruff check .
 
 test: lint
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q $(XDIST) tests
 
 test-quick: setup
-	$(PY) -m pytest -q -m "not slow" tests
+	$(PY) -m pytest -q $(XDIST) -m "not slow" tests

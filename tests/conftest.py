@@ -11,6 +11,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 
+# under pytest-xdist (`make test`: 2 workers on 2 cores) each worker and the tools it starts use one thread, so the
+# workers do not oversubscribe the cores; a tool test that wants more threads passes OMP_NUM_THREADS itself
+if os.environ.get('PYTEST_XDIST_WORKER'):
+    os.environ['OMP_NUM_THREADS'] = os.environ['MKL_NUM_THREADS'] = '1'
+    torch.set_num_threads(1)
+
 
 # tests that need a GPU: skipped without one, selected on a GPU machine with `pytest -m cuda` (tools/device_check.sh)
 CUDA_MARKS = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(),
