@@ -59,6 +59,19 @@ def apply_tensorboard(cfg):
     return True
 
 
+def apply_amp(cfg):
+    """Mixed precision (``tools/train.py --amp``, ``benchmark_speed.py --amp``): the config's optimizer wrapper
+    becomes MMEngine's ``AmpOptimWrapper`` (float16 autocast on the GPU) with a dynamic loss scale. The
+    reconstruction's wrapper dict (``optim_wrapper.discriminator``: one wrapper per model part, built by
+    ``ReconstructionOptimWrapperConstructor``) is left as it is. Returns False when nothing changed: AMP already
+    set in the config, or the wrapper dict."""
+    if 'discriminator' in cfg.optim_wrapper or cfg.optim_wrapper.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
+        return False
+    cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    cfg.optim_wrapper.loss_scale = 'dynamic'
+    return True
+
+
 def apply_grad_accumulation(cfg, counts=None):
     """Gradient accumulation: one optimizer step every ``counts`` iterations, MMEngine's
     ``optim_wrapper.accumulative_counts`` (each iteration's loss divided by ``counts``), so that fewer GPUs reach

@@ -19,6 +19,7 @@ from cfinet_rotated.cli import tool_parser
 from cfinet_rotated.engine import NonFiniteError
 from cfinet_rotated.utils import (
     CheckpointError,
+    apply_amp,
     apply_grad_accumulation,
     build_runner,
     check_runner_checkpoint,
@@ -61,11 +62,9 @@ def main():
             # BFloat16 implementation, MMRotate's box converters go through numpy, which has no bfloat16
             raise SystemExit('train.py: error: --amp needs a GPU (CUDA, NPU, MLU or MUSA): on CPU, autocast is '
                              "bfloat16 only, which mmcv's CPU RoIAlign and MMRotate's box converters do not take")
-        if cfg.optim_wrapper.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
-            print_log('AMP is already enabled in the config.', logger='current', level=logging.WARNING)
-        else:
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.loss_scale = 'dynamic'
+        if not apply_amp(cfg):
+            print_log('AMP is already enabled in the config, or its optimizer wrappers are per model part '
+                      '(reconstruction): the config is used as it is.', logger='current', level=logging.WARNING)
     apply_grad_accumulation(cfg, args.accumulate)
     if args.auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):

@@ -18,6 +18,7 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
 import cfinet_rotated  # noqa: F401
+from cfinet_rotated.utils import apply_amp
 
 from conftest import CUDA_ONLY, ROOT, load_tool
 
@@ -40,7 +41,7 @@ def build(path, device, amp=False):
     model.init_weights()
     model.to(device)
     if amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        apply_amp(cfg)
     return cfg, model, build_optim_wrapper(model, cfg.optim_wrapper)
 
 

@@ -49,6 +49,7 @@ from mmrotate.registry import MODELS
 from mmrotate.structures.bbox import RotatedBoxes
 
 import cfinet_rotated  # noqa: F401
+from cfinet_rotated.utils import apply_amp
 
 CONFIGS = {
     'rotated-faster-rcnn': dict(
@@ -150,8 +151,8 @@ def build(cfg_path, args):
         cfg.optim_wrapper.optimizer.lr = 0.0
         if 'discriminator' in cfg.optim_wrapper:  # the reconstruction's D (ReconstructionOptimWrapperConstructor)
             cfg.optim_wrapper.discriminator.optimizer.lr = 0.0
-    if args.amp and 'discriminator' not in cfg.optim_wrapper:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    if args.amp:
+        apply_amp(cfg)
     cfg.model.test_cfg.rcnn.score_thr = args.score_thr
     if 'stages' in cfg.model.rpn_head:  # CoarseToFineRPNHead
         cfg.model.rpn_head.deform_conv_impl = args.deform_conv_impl
