@@ -71,6 +71,7 @@ def test_train_and_test_step_on_the_device(path, device):
 def test_amp_training_step_on_cuda(path):
     """tools/train.py --amp: MMEngine's AmpOptimWrapper (float16 autocast, loss scaling) with our heads."""
     _, model, optim = build(path, 'cuda', amp=True)
+    assert type(optim).__name__ == 'AmpOptimWrapper'
     model.train()
     for _ in range(2):
         log = model.train_step(batch(path), optim)
