@@ -187,3 +187,17 @@ def test_recon_protocol_defaults_models_and_warm_start(tmp_path, capsys):
     out = capsys.readouterr().out
     assert '| reconstruction | baseline | 3 | +0.000 +- 0.000 | +0.100 +- 0.100 |' in out  # paired: d = .1 0 .2
     assert out.strip().splitlines()[-1] == 'recon_protocol: ap_es_baseline=0.2000 ap_es_recon=0.3000 std_ap_es=0.1732'
+
+
+def test_training_data_root_is_set_through_dataset_wrappers():
+    """The resampling lever wraps the training set in ClassBalancedDataset: the benchmark points the wrapped set at
+    its data (train_dataloader.dataset.dataset.data_root), which a plain dataset.data_root did not (every
+    baseline-balanced run failed with missing data/sample_split)."""
+    ba = load_tool('tools/analysis_tools/benchmark_accuracy.py')
+    configs = ba.PIPELINES['rotated-faster-rcnn']['configs']
+    assert ba.data_root_key(configs['baseline'], 'train_dataloader') == 'train_dataloader.dataset.data_root'
+    for m in ('baseline-balanced', 'cfinet-balanced'):
+        assert ba.data_root_key(configs[m], 'train_dataloader') == 'train_dataloader.dataset.dataset.data_root'
+    args = ba.parse_args(['--recon-protocol', '--models', 'baseline-balanced'])
+    cmd = ba._train_cmd(args, configs['baseline-balanced'], '/tmp/w', 0, 4, dict(train_split='/tmp/split'))
+    assert 'train_dataloader.dataset.dataset.data_root=/tmp/split/' in cmd

@@ -316,12 +316,22 @@ def _has_checkpoint(work):
     return osp.isfile(osp.join(work, 'last_checkpoint'))
 
 
+def data_root_key(cfg_path, loader):
+    """The ``--cfg-options`` key of ``loader``'s data root, through dataset wrappers: a config whose training set is
+    wrapped (``ClassBalancedDataset``, the resampling lever) keeps it at ``train_dataloader.dataset.dataset``."""
+    from mmengine.config import Config
+    dataset, key = Config.fromfile(osp.join(ROOT, cfg_path))[loader].dataset, f'{loader}.dataset'
+    while 'dataset' in dataset:
+        dataset, key = dataset.dataset, key + '.dataset'
+    return key + '.data_root'
+
+
 def _train_cmd(args, cfg, work, seed, iters, data, load_from=None):
     opts = [f'train_cfg.max_iters={iters}', f'randomness.seed={seed}',
             f'default_hooks.checkpoint.interval={min(args.ckpt_interval, iters)}',
             'default_hooks.checkpoint.max_keep_ckpts=1', f'default_hooks.logger.interval={args.log_interval}',
             f'log_processor.window_size={args.log_interval}',
-            f'train_dataloader.dataset.data_root={data["train_split"]}/']
+            f'{data_root_key(cfg, "train_dataloader")}={data["train_split"]}/']
     cmd = [sys.executable, 'tools/train.py', cfg, '--work-dir', work]
     if _has_checkpoint(work):
         cmd.append('--resume')
