@@ -36,6 +36,15 @@ def device(request):
 
 
 @pytest.fixture(autouse=True)
+def _mmrotate_scope():
+    """Every test starts in MMRotate's registry scope, whatever scope the previous test left behind: under
+    pytest-xdist a worker runs the files in another order than a serial run, so a scope set at import time or by an
+    earlier test is not enough. A test that builds in MMDetection's scope (SODA-D) sets it in its own body."""
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmrotate')
+
+
+@pytest.fixture(autouse=True)
 def _run_from_repo_root(monkeypatch):
     """Configs use paths relative to the repository root, as the tools do."""
     monkeypatch.chdir(ROOT)

@@ -15,12 +15,6 @@ init_default_scope('mmrotate')
 import cfinet_rotated  # noqa: E402,F401  (registers the CRPN)
 
 
-@pytest.fixture(autouse=True)
-def _mmrotate_scope():
-    """Every test builds in MMRotate's scope, whatever scope another test file left behind: under pytest-xdist a
-    worker runs the files in another order than a serial run, and the import-time scope above is not enough."""
-    init_default_scope('mmrotate')
-
 C = 8  # channels of the toy features
 ANCHORS = dict(type='mmdet.AnchorGenerator', scales=[2], ratios=[1.0], strides=[4, 8, 16, 32])
 

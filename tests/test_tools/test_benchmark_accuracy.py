@@ -201,3 +201,15 @@ def test_training_data_root_is_set_through_dataset_wrappers():
     args = ba.parse_args(['--recon-protocol', '--models', 'baseline-balanced'])
     cmd = ba._train_cmd(args, configs['baseline-balanced'], '/tmp/w', 0, 4, dict(train_split='/tmp/split'))
     assert 'train_dataloader.dataset.dataset.data_root=/tmp/split/' in cmd
+
+
+def test_test_data_root_is_set_through_dataset_wrappers(tmp_path):
+    """The held-out test set is pointed at through the same key search as the training set: a config whose test set
+    is wrapped (RepeatDataset here) gets test_dataloader.dataset.dataset.data_root, a plain one dataset.data_root."""
+    ba = load_tool('tools/analysis_tools/benchmark_accuracy.py')
+    configs = ba.PIPELINES['rotated-faster-rcnn']['configs']
+    assert ba.data_root_key(configs['baseline-balanced'], 'test_dataloader') == 'test_dataloader.dataset.data_root'
+    cfg = tmp_path / 'wrapped_test.py'
+    cfg.write_text("test_dataloader = dict(dataset=dict(type='RepeatDataset', times=2,\n"
+                   "                                    dataset=dict(type='SODAADataset', data_root='x/')))\n")
+    assert ba.data_root_key(str(cfg), 'test_dataloader') == 'test_dataloader.dataset.dataset.data_root'

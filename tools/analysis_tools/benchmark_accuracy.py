@@ -423,7 +423,7 @@ def _run_one(args, data, model, seed, load_from, starts):
     ann_key = 'ann_dir' if data['fmt'] == 'sodaa' else 'ann_file'
     if not osp.isfile(prefix + '.metrics.json'):
         _run([sys.executable, 'tools/test.py', cfg, ckpt, '--work-dir', osp.join(work, 'test'), *extra,
-              '--cfg-options', f'test_dataloader.dataset.data_root={data["test_split"]}/',
+              '--cfg-options', f'{data_root_key(cfg, "test_dataloader")}={data["test_split"]}/',
               f'test_evaluator.{ann_key}={data["test_ann"]}', f'test_evaluator.outfile_prefix={prefix}'],
              osp.join(work, 'test.log'), args.threads)
     with open(prefix + '.metrics.json', encoding='utf-8') as f:
