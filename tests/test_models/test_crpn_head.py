@@ -14,7 +14,6 @@ from mmrotate.structures.bbox import RotatedBoxes
 init_default_scope('mmrotate')
 import cfinet_rotated  # noqa: E402,F401  (registers the CRPN)
 
-
 C = 8  # channels of the toy features
 ANCHORS = dict(type='mmdet.AnchorGenerator', scales=[2], ratios=[1.0], strides=[4, 8, 16, 32])
 

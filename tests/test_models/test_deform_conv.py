@@ -13,7 +13,6 @@ init_default_scope('mmrotate')
 from cfinet_rotated.models import deform_conv as dc  # noqa: E402
 from cfinet_rotated.models.deform_conv import DeformConv2d, deform_conv2d_torch  # noqa: E402
 
-
 # (batch, in, out, H, W, kernel, stride, padding, dilation, groups, deform_groups): CRPN stage 2 (3x3, padding 1),
 # a CRPN-stage-1-like dilated one, an odd stride with deformable groups, grouped convolution, and a map of one row
 # (smaller than the kernel: mmcv pads it, ours needs no special case)
