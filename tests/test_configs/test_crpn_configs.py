@@ -6,7 +6,6 @@ import torch
 from mmdet.structures import DetDataSample
 from mmdet.structures.bbox import HorizontalBoxes
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 from mmrotate.registry import MODELS
 from mmrotate.structures.bbox import RotatedBoxes
@@ -64,7 +63,6 @@ def test_paper_rules_ablation_configs_switch_eq1_and_eq3_only(path):
 
 @pytest.mark.parametrize('path', TINY)
 def test_tiny_detector_trains_and_predicts_on_cpu(path):
-    init_default_scope('mmrotate')
     torch.manual_seed(0)
     cfg = Config.fromfile(path)
     model = MODELS.build(cfg.model)

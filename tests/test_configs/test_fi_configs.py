@@ -4,7 +4,6 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
-from mmengine.registry import init_default_scope
 from mmrotate.registry import MODELS
 
 import cfinet_rotated  # noqa: F401
@@ -50,7 +49,6 @@ def test_config_values(path):
 def test_tiny_fi_detectors_train_and_predict(path):
     torch.manual_seed(0)
     cfg = Config.fromfile(path)
-    init_default_scope('mmrotate')
     model = MODELS.build(cfg.model)
     optim = build_optim_wrapper(model, cfg.optim_wrapper)
     mlp_group = [g for g in optim.optimizer.param_groups

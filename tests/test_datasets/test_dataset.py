@@ -4,7 +4,6 @@ import json
 import cv2
 import numpy as np
 import pytest
-from mmengine.registry import init_default_scope
 
 from cfinet_rotated.datasets import AnnotationError, SODAADataset
 from cfinet_rotated.datasets.sodaa import _patch_origin
@@ -31,7 +30,6 @@ SQUARE = [10, 10, 30, 10, 30, 20, 10, 20]  # 20 x 10 px
 
 
 def _dataset(root, **kw):
-    init_default_scope('mmrotate')
     return SODAADataset(data_root=str(root), ann_file='Annotations/', data_prefix=dict(img_path='Images/'),
                         pipeline=[], **kw)
 

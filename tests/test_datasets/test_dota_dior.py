@@ -124,10 +124,8 @@ def test_split_of_the_real_dota_images_accounts_for_every_labelled_object(dota_s
 
 
 def test_patch_dataset_reads_the_split_and_keeps_the_origin(dota_split):
-    from mmengine.registry import init_default_scope
 
     from cfinet_rotated.datasets import DOTAPatchDataset
-    init_default_scope('mmrotate')
     out, _ = dota_split
     ds = DOTAPatchDataset(data_root=str(out), ann_file='labelTxt/', data_prefix=dict(img_path='images/'),
                           pipeline=[], test_mode=True)
@@ -145,10 +143,8 @@ def test_patch_dataset_reads_the_split_and_keeps_the_origin(dota_split):
 
 
 def test_dior_dataset_and_missing_image(tmp_path):
-    from mmengine.registry import init_default_scope
 
     from cfinet_rotated.datasets import DIORRDataset
-    init_default_scope('mmrotate')
     images = dict(img_path=str(REAL / 'dior/JPEGImages'))
     ds = DIORRDataset(data_root=str(REAL / 'dior'), ann_file='', data_prefix=images, pipeline=[], test_mode=True)
     info = ds.get_data_info(0)

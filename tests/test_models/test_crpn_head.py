@@ -6,13 +6,11 @@ import torch
 from mmdet.structures import DetDataSample
 from mmdet.structures.bbox import HorizontalBoxes
 from mmengine.config import ConfigDict
-from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 from mmrotate.registry import MODELS
 from mmrotate.structures.bbox import RotatedBoxes
 
-init_default_scope('mmrotate')
-import cfinet_rotated  # noqa: E402,F401  (registers the CRPN)
+import cfinet_rotated  # noqa: F401  (registers the CRPN)
 
 C = 8  # channels of the toy features
 ANCHORS = dict(type='mmdet.AnchorGenerator', scales=[2], ratios=[1.0], strides=[4, 8, 16, 32])

@@ -6,12 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmcv.ops import DeformConv2d as MMCVDeformConv2d
-from mmengine.registry import init_default_scope
 from mmrotate.registry import MODELS
 
-init_default_scope('mmrotate')
-from cfinet_rotated.models import deform_conv as dc  # noqa: E402
-from cfinet_rotated.models.deform_conv import DeformConv2d, deform_conv2d_torch  # noqa: E402
+from cfinet_rotated.models import deform_conv as dc
+from cfinet_rotated.models.deform_conv import DeformConv2d, deform_conv2d_torch
 
 # (batch, in, out, H, W, kernel, stride, padding, dilation, groups, deform_groups): CRPN stage 2 (3x3, padding 1),
 # a CRPN-stage-1-like dilated one, an odd stride with deformable groups, grouped convolution, and a map of one row

@@ -6,7 +6,6 @@ import torch
 from mmdet.structures import DetDataSample
 from mmdet.structures.bbox import get_box_tensor
 from mmengine.config import ConfigDict
-from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 from mmrotate.registry import MODELS, TASK_UTILS
 from mmrotate.structures.bbox import RotatedBoxes
@@ -57,7 +56,6 @@ def head_cfg(rotated_rois=False, **fi):
 
 
 def build_head(rotated_rois=False, **fi):
-    init_default_scope('mmrotate')
     return MODELS.build(head_cfg(rotated_rois, **fi))
 
 
@@ -173,7 +171,6 @@ def test_transform_features_come_from_the_instance_own_image(rotated_rois):
 def test_default_inference_is_the_plain_standard_roi_head():
     torch.manual_seed(0)
     head = build_head().eval()
-    init_default_scope('mmrotate')
     cfg = head_cfg()
     for k in ('feat2embed', 'exemplar_capacity', 'num_contrast'):
         cfg.pop(k)

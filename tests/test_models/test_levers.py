@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 from mmrotate.registry import DATASETS, MODELS
 
@@ -15,11 +14,6 @@ import cfinet_rotated  # noqa: F401
 from cfinet_rotated.datasets.sodaa_io import SODAA_CLASSES
 
 LEVERS = 'configs/levers'
-
-
-@pytest.fixture(autouse=True)
-def _scope():
-    init_default_scope('mmrotate')
 
 
 # --------------------------------------------------------------------------------------- 1. focal loss

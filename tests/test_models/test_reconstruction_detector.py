@@ -8,7 +8,6 @@ import torch
 from mmdet.structures.bbox import get_box_tensor
 from mmengine.config import Config
 from mmengine.optim import OptimWrapperDict, build_optim_wrapper
-from mmengine.registry import init_default_scope
 from mmrotate.registry import MODELS
 
 import cfinet_rotated  # noqa: F401
@@ -24,7 +23,6 @@ def build(path=TINY, seed=0, **roi_head):
     cfg.model.roi_head.update(roi_head)
     # 200 proposals at test time (not 2000): a random detector's rotated NMS over thousands of boxes is slow on CPU
     cfg.model.test_cfg.rpn.max_per_img = 200
-    init_default_scope('mmrotate')
     model = MODELS.build(cfg.model)
     model.init_weights()
     return cfg, model

@@ -6,7 +6,6 @@ import pytest
 import torch
 from mmdet.structures import DetDataSample
 from mmengine.config import ConfigDict
-from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 from mmrotate.registry import MODELS
 from mmrotate.structures.bbox import RotatedBoxes
@@ -62,7 +61,6 @@ def head_cfg(rotated_rois=False, fi=False, **recon):
 
 
 def build_head(rotated_rois=False, fi=False, **recon):
-    init_default_scope('mmrotate')
     head = MODELS.build(head_cfg(rotated_rois, fi, **recon))
     torch.nn.init.normal_(head.generator.tail.weight, std=0.1)  # G is no longer the identity
     return head

@@ -4,7 +4,6 @@ import math
 
 import pytest
 import torch
-from mmengine.registry import init_default_scope
 
 from cfinet_rotated.models.reconstruction import (
     AdversarialLoss,
@@ -94,7 +93,6 @@ def test_lr_features_sample_the_same_place_on_a_coarser_grid(rotated, factor):
     """Average pooling keeps a linear function (the mean of a cell is its centre value) and bilinear RoIAlign
     reproduces it, so on a linear ramp z_LR equals z_HR exactly: the RoI is sampled at the same image positions,
     the coordinates of the downsampled maps are aligned with the original ones."""
-    init_default_scope('mmrotate')
     if rotated:
         extractor = dict(type='RotatedSingleRoIExtractor', out_channels=2, featmap_strides=[4],
                          roi_layer=dict(type='RoIAlignRotated', out_size=7, sample_num=2, clockwise=True))

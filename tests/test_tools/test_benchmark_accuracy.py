@@ -44,14 +44,12 @@ def test_warm_start_takes_only_matching_backbone_neck_and_roi_head(tmp_path, cap
     """CFINet from a baseline warm-up: backbone, neck and the box head load; the RPN (another head) and the
     FI modules do not."""
     from mmengine.config import Config
-    from mmengine.registry import init_default_scope
     from mmrotate.registry import MODELS
 
     import cfinet_rotated  # noqa: F401
     ba = load_tool('tools/analysis_tools/benchmark_accuracy.py')
     args = ba.parse_args([])
     cfg = Config.fromfile(str(ROOT / ba.PIPELINES[args.pipeline]['configs']['baseline']))
-    init_default_scope('mmrotate')
     warm = {k: v + 1.0 if v.is_floating_point() else v for k, v in MODELS.build(cfg.model).state_dict().items()}
     torch.save(dict(state_dict=warm), tmp_path / 'warm.pth')
     out = ba.start_checkpoint(args, 'cfinet', str(tmp_path / 'warm.pth'), str(tmp_path))
@@ -66,7 +64,6 @@ def test_fi_protocol_continues_both_arms_from_one_crpn(tmp_path):
     """--warmup-model crpn with rpn_head among the parts: CRPN-only and CFINet take over the whole CRPN
     warm-up (backbone, neck, both CRPN stages, box head); only CFINet's FI modules start fresh."""
     from mmengine.config import Config
-    from mmengine.registry import init_default_scope
     from mmrotate.registry import MODELS
 
     import cfinet_rotated  # noqa: F401
@@ -76,7 +73,6 @@ def test_fi_protocol_continues_both_arms_from_one_crpn(tmp_path):
     args = ba.parse_args(['--models', 'crpn', 'cfinet', '--warmup-model', 'crpn', '--warmup-iters', '10',
                           '--warm-parts', 'backbone', 'neck', 'rpn_head', 'roi_head'])
     cfg = Config.fromfile(str(ROOT / ba.PIPELINES[args.pipeline]['configs']['crpn']))
-    init_default_scope('mmrotate')
     warm = {k: v + 1.0 if v.is_floating_point() else v for k, v in MODELS.build(cfg.model).state_dict().items()}
     torch.save(dict(state_dict=warm), tmp_path / 'warm.pth')
     same = torch.load(ba.start_checkpoint(args, 'crpn', str(tmp_path / 'warm.pth'), str(tmp_path)))['state_dict']
@@ -156,7 +152,6 @@ def test_recon_protocol_defaults_models_and_warm_start(tmp_path, capsys):
     """--recon-protocol: every arm continues one baseline warm-up; the reconstruction model takes over the whole
     baseline (RPN and box head included) and only G and D start fresh; the last line compares it to the baseline."""
     from mmengine.config import Config
-    from mmengine.registry import init_default_scope
     from mmrotate.registry import MODELS
 
     import cfinet_rotated  # noqa: F401
@@ -171,7 +166,6 @@ def test_recon_protocol_defaults_models_and_warm_start(tmp_path, capsys):
         for m in ba.RECON_MODELS:
             assert (ROOT / spec['configs'][m]).is_file(), (pipeline, m)
     cfg = Config.fromfile(str(ROOT / ba.PIPELINES[args.pipeline]['configs']['baseline']))
-    init_default_scope('mmrotate')
     warm = {k: v + 1.0 if v.is_floating_point() else v for k, v in MODELS.build(cfg.model).state_dict().items()}
     torch.save(dict(state_dict=warm), tmp_path / 'warm.pth')
     keep = torch.load(ba.start_checkpoint(args, 'recon', str(tmp_path / 'warm.pth'), str(tmp_path)))['state_dict']
