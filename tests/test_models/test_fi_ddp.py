@@ -28,8 +28,11 @@ def _worker(rank, port, out_dir):
             es.push(torch.zeros(0, 1, 1, 1), torch.zeros(0, dtype=torch.long))
         else:
             es.push(torch.tensor([12., 13., 14.]).view(3, 1, 1, 1), torch.tensor([0, 0, 0]))
-        # a training step of FIRoIHead on rank-specific data
+        # a training step of FIRoIHead on rank-specific data; a spawned process runs no pytest fixture, so it sets
+        # MMRotate's registry scope itself (conftest's autouse fixture does it for the tests)
+        from mmengine.registry import init_default_scope
         from test_fi_roi_head import build_head, every_gt_is_exemplar, make_batch
+        init_default_scope('mmrotate')
         torch.manual_seed(0)
         head = build_head()
         every_gt_is_exemplar(head)
